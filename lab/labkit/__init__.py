@@ -1,0 +1,1 @@
+"""The mailforge lab: throwaway Debian hosts under systemd-nspawn on one machine."""

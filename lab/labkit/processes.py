@@ -1,0 +1,63 @@
+"""Background processes the lab starts, each recorded in a pid file.
+
+The lab only ever signals a PID it recorded itself, and only after checking
+that /proc/PID/cmdline still shows the program it started.
+"""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .run import say
+
+
+def start(argv, pidfile, logfile):
+    pidfile = Path(pidfile)
+    with open(logfile, "ab") as log:
+        process = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    pidfile.write_text(f"{process.pid}\n{_marker(argv)}\n")
+    return process.pid
+
+
+def _marker(argv):
+    # The program name plus the first argument that identifies this instance.
+    return "\0".join(str(a) for a in argv[:1])
+
+
+def recorded_pid(pidfile, must_contain):
+    """The recorded PID if that process still runs the recorded program, else None."""
+    pidfile = Path(pidfile)
+    if not pidfile.exists():
+        return None
+    lines = pidfile.read_text().splitlines()
+    try:
+        pid = int(lines[0])
+    except (IndexError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return None
+    program = lines[1] if len(lines) > 1 else ""
+    if program and program not in cmdline:
+        return None
+    if must_contain and must_contain not in cmdline:
+        return None
+    return pid
+
+
+def stop(pidfile, must_contain, timeout=30.0, name="process"):
+    """Stop a recorded process: SIGTERM, wait, then SIGKILL. Removes the pid file."""
+    pid = recorded_pid(pidfile, must_contain)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and recorded_pid(pidfile, must_contain) == pid:
+            time.sleep(0.1)
+        if recorded_pid(pidfile, must_contain) == pid:
+            say(f"{name} ignored SIGTERM for {timeout:.0f}s; killing it")
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+    Path(pidfile).unlink(missing_ok=True)
