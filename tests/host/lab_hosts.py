@@ -1,0 +1,56 @@
+"""Access to lab hosts for host tests: run commands and SMTP dialogues on them."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(TOP / "lab"))
+
+from labkit import fleet, hosts  # noqa: E402  (the lab package lives outside tests/)
+
+PROBE = Path(__file__).with_name("smtp_probe.py")
+
+
+class LabHost:
+    def __init__(self, host):
+        self.host = host
+        self.name = host.name
+        self.address = host.address
+        self.fqdn = host.fqdn
+
+    def run(self, command, check=True, stdin=None, timeout=120):
+        argv = hosts.ssh_base(self.host) + [command]
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name}: {command!r} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def smtp(self, server, steps, port=25):
+        """Speak SMTP from this host to server; returns the transcript (list of dicts)."""
+        dialogue = json.dumps({"server": server, "port": port, "steps": steps})
+        program = PROBE.read_text()
+        # The probe's source goes in as a -c argument; the dialogue on stdin.
+        result = self.run(f"python3 -c {_quote(program)}", stdin=dialogue)
+        return json.loads(result.stdout)
+
+    def wait_for_file_containing(self, path, marker, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run(f"grep -qF -- {_quote(marker)} {_quote(path)}", check=False).returncode == 0:
+                return True
+            time.sleep(0.5)
+        return False
+
+
+def _quote(text):
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def lab_hosts():
+    return {h.name: LabHost(h) for h in fleet.load()}
+
+
+def last_reply(transcript):
+    return transcript[-1]["code"], transcript[-1]["text"]

@@ -1,0 +1,53 @@
+"""A real SMTP client that runs ON a lab host (piped over ssh to its python3).
+
+Reads a JSON dialogue on stdin, speaks it to the server and prints a JSON
+transcript: one {"send", "code", "text"} per step. Stops after the first reply
+of 400 or more unless the step says "continue". Standard library only, because
+lab hosts have nothing else.
+
+A step is a command line ("MAIL FROM:<a@b.test>"), "STARTTLS", or
+{"data": "message text"} which sends DATA, the message and the final dot.
+"""
+import json
+import smtplib
+import ssl
+import sys
+
+
+def run(dialogue):
+    transcript = []
+    client = smtplib.SMTP(timeout=dialogue.get("timeout", 30))
+    code, text = client.connect(dialogue["server"], dialogue.get("port", 25))
+    transcript.append({"send": None, "code": code, "text": text.decode()})
+    for step in dialogue["steps"]:
+        keep_going = isinstance(step, dict) and step.get("continue", False)
+        if isinstance(step, dict) and "data" in step:
+            code, text = client.docmd("DATA")
+            transcript.append({"send": "DATA", "code": code, "text": text.decode()})
+            if code != 354:
+                break
+            body = step["data"].replace("\r\n", "\n").replace("\n", "\r\n")
+            client.send(smtplib.quotedata(body).encode() + b"\r\n.\r\n")
+            code, text = client.getreply()
+            transcript.append({"send": "<message>", "code": code, "text": text.decode()})
+        elif step == "STARTTLS":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            code, text = client.starttls(context=context)
+            transcript.append({"send": step, "code": code, "text": text.decode()})
+        else:
+            line = step["send"] if isinstance(step, dict) else step
+            code, text = client.docmd(line)
+            transcript.append({"send": line, "code": code, "text": text.decode()})
+        if code >= 400 and not keep_going:
+            break
+    try:
+        client.quit()
+    except smtplib.SMTPException:
+        pass
+    return transcript
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(json.load(sys.stdin))))
