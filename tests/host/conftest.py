@@ -1,9 +1,13 @@
 """Host tests run against the lab (`lab/lab up` and a converged site.yml)."""
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from lab_hosts import lab_hosts
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+
+from labkit.remote import lab_hosts  # noqa: E402  (the lab package lives in lab/)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Handbook 11.1.1 behaviour, seen by real SMTP clients on other lab hosts."""
 import pytest
 
-from lab_hosts import last_reply
+from labkit.remote import last_reply
 
 
 def message(marker, sender, recipient):

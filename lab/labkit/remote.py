@@ -1,14 +1,13 @@
-"""Access to lab hosts for host tests: run commands and SMTP dialogues on them."""
+"""Working on lab hosts from this machine: commands, files, SMTP dialogues.
+
+Used by the host tests and by the demo's proof that mail flows.
+"""
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(TOP / "lab"))
-
-from labkit import fleet, hosts  # noqa: E402  (the lab package lives outside tests/)
+from . import fleet, hosts
 
 PROBE = Path(__file__).with_name("smtp_probe.py")
 
