@@ -1,0 +1,8 @@
+"""Make the collection importable as ansible_collections.mailforge.postfix without installing it."""
+
+import sys
+from pathlib import Path
+
+COLLECTIONS = Path(__file__).resolve().parents[2] / 'collections'
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
