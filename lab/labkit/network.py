@@ -9,8 +9,11 @@ from . import config
 from .run import LabError, sh
 
 
-def refuse_forwarding():
-    for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"):
+FORWARDING_SWITCHES = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding")
+
+
+def refuse_forwarding(switches=FORWARDING_SWITCHES):
+    for path in switches:
         value = Path(path).read_text().strip() if Path(path).exists() else "0"
         if value != "0":
             raise LabError(f"{path} is {value}: the lab refuses to run on a machine that forwards IP packets")
