@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailforge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: smtpd_restrictions
+short_description: Validate and render the Postfix SMTP server's restriction lists
+description:
+  - Checks the C(smtpd_*_restrictions) lists and restriction classes before anything changes on the
+    host, and renders them as C(main.cf) parameters for M(mailforge.postfix.postconf).
+    Nothing on the host is changed; the result is never C(changed).
+  - Every problem is collected and reported together, each naming the list (or class), the
+    position of the item (from 1) and the item. The task fails when there is one.
+  - Restriction names are checked against the restrictions of the Postfix version on the host
+    (C(postconf -h mail_version)). Old names that Postfix still accepts, such as
+    C(reject_unknown_client) or C(reject_invalid_hostname), give a warning that names the current
+    name. C(check_relay_domains), C(reject_maps_rbl) and C(permit_naked_ip_address) give a warning
+    before Postfix 3.9 and are refused from 3.9, which removed them. C(permit_mx_backup) gives a
+    warning from Postfix 3.9, which deprecated it.
+  - Restrictions that need an argument must have exactly one, of the right form; a lookup table is
+    C(type:name), a policy service C(inet:host:port) or C(unix:path), optionally in C({...}) with
+    per-service settings. C(warn_if_reject) must be followed, in the same item, by a reject-type
+    restriction, an access table, a policy service or a restriction class.
+  - Access tables must be listed in O(tables), except C(inline:) and C(static:) tables, which carry
+    their own content. The C(*_a_access), C(*_mx_access), C(*_ns_access) and
+    C(check_reverse_client_hostname_*) tables must not answer C(OK), which Postfix refuses.
+  - Restriction classes must not take the name of a Postfix parameter (read with C(postconf -d)) or
+    of a restriction, must not be empty, must not use themselves (also through a table in
+    O(table_actions)), and every class that an item or a table action uses must be defined.
+  - Open relay guard. At RCPT TO Postfix applies C(smtpd_relay_restrictions) and
+    C(smtpd_recipient_restrictions); mail must pass both. At least one of the two must be guarded,
+    that is, read in order with restriction classes expanded in place, reach
+    C(reject_unauth_destination), C(defer_unauth_destination), C(reject), C(defer) or
+    C(defer_if_permit) before any restriction that can permit a client that is not trusted. Only
+    C(permit_mynetworks), C(permit_sasl_authenticated), C(permit_tls_clientcerts),
+    C(permit_tls_all_clientcerts), C(permit_inet_interfaces), C(permit_auth_destination),
+    C(permit_dnswl_client), C(permit_rhswl_client) and the client-identity tables
+    C(check_client_access), C(check_ccert_access) and C(check_sasl_access) may come before it. Any
+    other access table is assumed to be able to answer C(OK) unless O(table_actions) says what it
+    answers; C(check_policy_service), C(permit), C(permit_mx_backup) and classes that reach one of
+    those open the relay. C(warn_if_reject reject_unauth_destination) guards nothing.
+  - The guard is checked whenever one of the two lists is given. A list that is not given counts as
+    unguarded, because this module does not read live values; pass both.
+version_added: 0.2.0
+author: mailforge team (!UNKNOWN)
+options:
+  config_dir:
+    description: Postfix configuration directory, for C(postconf -c).
+    type: path
+    default: /etc/postfix
+  lists:
+    description:
+      - Restriction list name to the ordered list of its restrictions, one restriction with its
+        argument per item, for example C(permit_mynetworks),
+        C(warn_if_reject reject_unknown_client_hostname),
+        C(check_client_access hash:/etc/postfix/access_clientip),
+        C(reject_rbl_client zen.example=127.0.0.2) or C(check_policy_service inet:127.0.0.1:10023).
+      - Names are C(smtpd_client_restrictions), C(smtpd_helo_restrictions),
+        C(smtpd_sender_restrictions), C(smtpd_relay_restrictions), C(smtpd_recipient_restrictions),
+        C(smtpd_data_restrictions), C(smtpd_end_of_data_restrictions) and C(smtpd_etrn_restrictions).
+      - An empty list renders as an empty value. Lists that are not given are not rendered.
+    type: dict
+    default: {}
+  classes:
+    description:
+      - Restriction class name to its ordered list of restrictions (C(smtpd_restriction_classes)).
+        A class name is valid wherever a restriction is, and as an access table action.
+    type: dict
+    default: {}
+  tables:
+    description:
+      - Lookup tables the caller defines (manages), for example C(hash:/etc/postfix/access_helo).
+        An access restriction that names any other table is refused.
+    type: list
+    elements: str
+    default: []
+  table_actions:
+    description:
+      - Table reference to the actions (right-hand sides) the table can answer, for example
+        C([OK, REJECT, permissive]). Used by the open relay guard; a table that is not described here
+        is assumed to be able to answer C(OK). The actions of C(inline:) and C(static:) tables are
+        read from the reference itself.
+    type: dict
+    default: {}
+  postfix_version:
+    description:
+      - The Postfix version to check against, for example C(3.7.11). By default it is read from the
+        host with C(postconf -h mail_version).
+    type: str
+extends_documentation_fragment:
+  - action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything; it runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Requires C(postconf) on the target unless O(postfix_version) is given and O(classes) is empty.
+    Commands run with C(LC_ALL=C).
+  - Postfix itself accepts every restriction in every list (with the default
+    C(smtpd_delay_reject=yes) the client, HELO and sender lists are evaluated at RCPT TO), so the only
+    list-specific refusal is a bare C(type:table) item in C(smtpd_data_restrictions) or
+    C(smtpd_end_of_data_restrictions). Elsewhere a bare table means the list's default access check
+    and gives a warning.
+  - Warnings are emitted as task warnings, which ansible-core also returns as C(warnings) (only when
+    there is one), and are always returned in RV(restriction_warnings); ansible-core 2.19 deprecates
+    passing C(warnings) to the result directly.
+seealso:
+  - module: mailforge.postfix.postconf
+  - module: mailforge.postfix.postfix_map
+"""
+
+EXAMPLES = r"""
+- name: Check the restrictions of Debian Handbook 11.1.3 and 11.1.5
+  mailforge.postfix.smtpd_restrictions:
+    lists:
+      smtpd_client_restrictions:
+        - permit_mynetworks
+        - warn_if_reject reject_unknown_client_hostname
+        - check_client_access hash:/etc/postfix/access_clientip
+        - reject_rbl_client zen.spamhaus.org
+      smtpd_relay_restrictions: [permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination]
+      smtpd_recipient_restrictions:
+        - permit_mynetworks
+        - reject_unauth_destination
+        - check_recipient_access hash:/etc/postfix/recipient_access
+      smtpd_data_restrictions: [reject_unauth_pipelining]
+    classes:
+      greylisting: [check_policy_service inet:127.0.0.1:10023]
+      permissive: [permit]
+    tables:
+      - hash:/etc/postfix/access_clientip
+      - hash:/etc/postfix/recipient_access
+    table_actions:
+      hash:/etc/postfix/recipient_access: [permissive, greylisting, reject_unverified_sender]
+  register: restrictions
+
+- name: Write them
+  mailforge.postfix.postconf:
+    parameters: "{{ restrictions.parameters }}"
+  notify: Reload postfix
+"""
+
+RETURN = r"""
+parameters:
+  description:
+    - C(main.cf) parameters for M(mailforge.postfix.postconf), each list joined with C(", ").
+    - C(smtpd_restriction_classes) (the class names) and one parameter per class appear only when
+      O(classes) is given.
+  returned: success
+  type: dict
+  sample:
+    smtpd_recipient_restrictions: permit_mynetworks, reject_unauth_destination, permissive
+    smtpd_restriction_classes: permissive
+    permissive: permit
+postfix_version:
+  description: The Postfix version the lists were checked against.
+  returned: always
+  type: str
+  sample: 3.10.13
+restriction_warnings:
+  description: Deprecated or old restriction names and other things that work but deserve a look.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "smtpd_helo_restrictions item 2 'reject_invalid_hostname': reject_invalid_hostname is the old name of
+       reject_invalid_helo_hostname; Postfix 3.7.11 still accepts it, prefer reject_invalid_helo_hostname"
+problems:
+  description: Every problem found, when the task fails because of them.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf
+from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import (
+    Postconf, PostfixCommandError)
+from ansible_collections.mailforge.postfix.plugins.module_utils.smtpd_restrictions import (
+    RestrictionError, validate)
+
+
+def check(postconf, lists, classes=None, tables=None, table_actions=None, postfix_version=None):
+    """Validate on the host behind ``postconf``; return the module result or raise RestrictionError.
+
+    ``postconf`` is only asked for what the input needs: the version unless it
+    is given, and the parameter names when there are classes.
+    """
+    version = postfix_version or postconf.value('mail_version')
+    names = main_cf.parse_parameters(postconf.defaults()).keys() if classes else ()
+    try:
+        parameters, warnings = validate(lists, classes, tables, table_actions, version, names)
+    except RestrictionError as error:
+        error.postfix_version = version
+        raise
+    return dict(changed=False, parameters=parameters, postfix_version=version, restriction_warnings=warnings)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config_dir=dict(type='path', default='/etc/postfix'),
+            lists=dict(type='dict', default={}),
+            classes=dict(type='dict', default={}),
+            tables=dict(type='list', elements='str', default=[]),
+            table_actions=dict(type='dict', default={}),
+            postfix_version=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    needs_postconf = not params['postfix_version'] or params['classes']
+    binary = module.get_bin_path('postconf', required=True) if needs_postconf else 'postconf'
+    postconf = Postconf(module.run_command, binary, params['config_dir'])
+    try:
+        result = check(postconf, params['lists'], params['classes'], params['tables'], params['table_actions'],
+                       params['postfix_version'])
+    except RestrictionError as error:
+        for warning in error.warnings:
+            module.warn(warning)
+        module.fail_json(msg=str(error), problems=error.problems, restriction_warnings=error.warnings,
+                         postfix_version=getattr(error, 'postfix_version', None))
+    except (ValueError, PostfixCommandError) as error:
+        module.fail_json(msg=str(error))
+    for warning in result['restriction_warnings']:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
