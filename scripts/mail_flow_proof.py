@@ -33,7 +33,7 @@ def main():
           "delivered through the postmaster alias into mx1:/var/mail/root")
 
     subject = f"demo-{uuid.uuid4().hex[:12]}"
-    code, text = last_reply(send(office, mx1, "staff@falcot.test", f"postmaster@{mx2.fqdn}", subject))
+    code, text = last_reply(send(office, mx1, "postmaster@falcot.test", f"postmaster@{mx2.fqdn}", subject))
     check(code == 250, f"office -> mx1 -> (DNS MX) -> mx2, to postmaster@{mx2.fqdn}: {code} {text}")
     delivered = mx2.wait_for_file_containing("/var/mail/root", subject)
     check(delivered, "delivered into mx2:/var/mail/root")

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .run import say
+from .run import LabError, say
 
 
 def start(argv, pidfile, logfile):
@@ -18,7 +18,13 @@ def start(argv, pidfile, logfile):
         process = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     pidfile.write_text(f"{process.pid}\n{_marker(argv)}\n")
-    return process.pid
+    return process
+
+
+def ensure_alive(process, name, logfile):
+    """A server that exits at once (e.g. its port is taken) must not pass for started."""
+    if process.poll() is not None:
+        raise LabError(f"{name} exited with {process.returncode}; see {logfile}")
 
 
 def _marker(argv):
@@ -48,8 +54,19 @@ def recorded_pid(pidfile, must_contain):
     return pid
 
 
+def _foreign_pid(pidfile, must_contain):
+    """A live PID in the pid file that runs the recorded program for someone else
+    (another checkout's lab, which shares the state directory)."""
+    pid = recorded_pid(pidfile, None)
+    return pid if pid is not None and recorded_pid(pidfile, must_contain) is None else None
+
+
 def stop(pidfile, must_contain, timeout=30.0, name="process"):
     """Stop a recorded process: SIGTERM, wait, then SIGKILL. Removes the pid file."""
+    foreign = _foreign_pid(pidfile, must_contain)
+    if foreign is not None:
+        raise LabError(f"{name} (pid {foreign}) belongs to a lab started from another checkout; "
+                       "run `lab/lab down` there first")
     pid = recorded_pid(pidfile, must_contain)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)

@@ -48,14 +48,16 @@ def dns_arguments(hosts):
 
 def start(hosts):
     config.STATE.mkdir(parents=True, exist_ok=True)
-    processes.start(dns_arguments(hosts), config.STATE / DNSMASQ_PID, config.STATE / "dnsmasq.out")
+    dns = processes.start(dns_arguments(hosts), config.STATE / DNSMASQ_PID, config.STATE / "dnsmasq.out")
     _wait_for_port(53, "udp", "the lab DNS server")
+    processes.ensure_alive(dns, "dnsmasq", config.STATE / "dnsmasq.out")
     repo_root = images.pool_dir(config.SUITES[0]).parent
-    processes.start(
+    repo = processes.start(
         [sys.executable, "-m", "http.server", str(config.REPO_PORT), "--bind", config.BRIDGE_ADDRESS,
          "--directory", str(repo_root)],
         config.STATE / REPO_PID, config.STATE / "repo-http.log")
     _wait_for_port(config.REPO_PORT, "tcp", "the lab package repository")
+    processes.ensure_alive(repo, "the package repository", config.STATE / "repo-http.log")
 
 
 def stop():

@@ -73,6 +73,17 @@ CASES = {
     "relay restrictions that end open": (
         lambda: site_with({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit"]}),
         ["postfix_smtpd_relay_restrictions"]),
+    "unknown restriction": (
+        lambda: site_with({"smtpd_restrictions_helo": ["permit_mynetworks", "reject_bogus_helo"]}),
+        ["reject_bogus_helo"]),
+    "access table referenced but not defined": (
+        lambda: site_with({"smtpd_restrictions_sender": ["check_sender_access hash:/etc/postfix/nothere"]}),
+        ["hash:/etc/postfix/nothere"]),
+    "restriction order that opens a relay": (
+        lambda: module_call("smtpd_restrictions", {"lists": {
+            "smtpd_relay_restrictions": [],
+            "smtpd_recipient_restrictions": ["permit_mynetworks", "permit", "reject_unauth_destination"]}}),
+        ["permit", "relay"]),
     "malformed map key": (
         lambda: module_call("postfix_map", {"path": "/etc/postfix/access_test", "type": "hash",
                                             "entries": {"bad key": "REJECT"}}),

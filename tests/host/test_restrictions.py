@@ -1,0 +1,69 @@
+"""Handbook 11.1.3 restrictions, seen by real SMTP clients outside mynetworks."""
+import pytest
+
+from labkit.remote import last_reply
+
+
+def rcpt(client, server, recipient, sender="someone@elsewhere.test", helo=None):
+    return client.smtp(server.address, [
+        f"EHLO {helo or client.fqdn}", f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>"])
+
+
+@pytest.fixture(params=["mx1", "mx2"])
+def mx(request, lab):
+    return lab[request.param]
+
+
+def test_rbl_listed_client_is_rejected_with_the_rbl_text(lab, mx):
+    code, text = last_reply(rcpt(lab["listed"], mx, f"jean@{mx.fqdn}"))
+    assert code == 554, text
+    assert "blocked using rbl.lab.test" in text and "listed in the lab RBL" in text
+
+
+def test_unlisted_client_is_accepted(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, f"jean@{mx.fqdn}"))
+    assert code == 250, text
+
+
+def test_helo_claiming_our_domain_gets_the_access_table_text(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, f"jean@{mx.fqdn}", helo="falcot.test"))
+    assert code == 554, text
+    assert "You are not in our network!" in text
+
+
+def test_non_fqdn_sender_is_rejected(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, f"jean@{mx.fqdn}", sender="jean"))
+    assert code == 504, text
+    assert "need fully-qualified address" in text
+
+
+def test_non_fqdn_recipient_is_rejected(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, "jean"))
+    assert code == 504, text
+    assert "need fully-qualified address" in text
+
+
+def test_sender_domain_that_does_not_resolve_is_rejected(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, f"jean@{mx.fqdn}", sender="x@no-such-domain.test"))
+    assert code in (450, 550), text
+    assert "Domain not found" in text
+
+
+def test_unknown_local_recipient_is_rejected_at_rcpt(lab, mx):
+    code, text = last_reply(rcpt(lab["outside"], mx, f"nobody-here@{mx.fqdn}"))
+    assert code == 550, text
+    assert "User unknown" in text
+
+
+@pytest.mark.parametrize("vector", [
+    "victim@foreign.test",
+    "victim%foreign.test@{domain}",
+    "@{domain}:victim@foreign.test",
+    "victim@foreign.test@{domain}",
+    '"victim@foreign.test"@{domain}',
+    "foreign.test!victim@{domain}",
+])
+def test_no_relay_vector_gets_through_from_outside(lab, mx, vector):
+    recipient = vector.format(domain=mx.fqdn)
+    code, text = last_reply(rcpt(lab["outside"], mx, recipient))
+    assert code >= 500, f"{recipient}: {code} {text}"
