@@ -80,6 +80,10 @@ CASES = {
         lambda: site_with({"smtpd_restrictions_sender": ["check_sender_access hash:/etc/postfix/nothere"]}),
         ["hash:/etc/postfix/nothere"]),
     "restriction order that opens a relay": (
+        lambda: site_with({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit",
+                                                                "reject_unauth_destination"]}),
+        ["permit", "relay"]),
+    "recipient list that opens a relay (module)": (
         lambda: module_call("smtpd_restrictions", {"lists": {
             "smtpd_relay_restrictions": [],
             "smtpd_recipient_restrictions": ["permit_mynetworks", "permit", "reject_unauth_destination"]}}),
