@@ -200,6 +200,14 @@ def _names(warning, name):
     return re.search(r'(?<![\w-])%s(?![\w-])' % re.escape(name), warning) is not None
 
 
+def rejection_message(file_name, failing, culprits):
+    """The error of a staged change that Postfix found problems with."""
+    lead = '%s left unchanged: Postfix reported problems with the new configuration' % file_name
+    if culprits:
+        lead += ' (parameters: %s)' % ', '.join(culprits)
+    return '%s: %s' % (lead, '; '.join(failing))
+
+
 def offending_parameters(warnings):
     """Parameter names that warnings point at, in order, once each."""
     names = []

@@ -166,7 +166,8 @@ def converge(postconf, postmap, parameters, validate=True, check_mode=False):
                                                       postconf.config_dir, names)
             failing += _new_global_errors(postmap, stage.path)
             if failing:
-                raise StagedValidationError(_explain(failing))
+                raise StagedValidationError(
+                    main_cf.rejection_message('main.cf', failing, main_cf.offending_parameters(failing)))
             result['warnings_ignored'] = ignored
         if not check_mode:
             stage.install('main.cf')
@@ -180,14 +181,6 @@ def _new_global_errors(postmap, stage_dir):
         return []
     live = postmap.global_parameter_errors()
     return [error for error in staged if error not in live]
-
-
-def _explain(failing):
-    culprits = main_cf.offending_parameters(failing)
-    lead = 'main.cf left unchanged: Postfix reported problems with the new configuration'
-    if culprits:
-        lead += ' (parameters: %s)' % ', '.join(culprits)
-    return '%s: %s' % (lead, '; '.join(failing))
 
 
 def main():

@@ -223,10 +223,7 @@ def _explain(failing, changes):
     for option in main_cf.offending_parameters(failing):
         owners = master_cf.services_setting(changes, option)
         culprits.append('%s (set by %s)' % (option, ', '.join(owners)) if owners else option)
-    lead = 'master.cf left unchanged: Postfix reported problems with the new configuration'
-    if culprits:
-        lead += ' (parameters: %s)' % ', '.join(culprits)
-    return '%s: %s' % (lead, '; '.join(failing))
+    return main_cf.rejection_message('master.cf', failing, culprits)
 
 
 def main():
