@@ -17,7 +17,7 @@ def start(argv, pidfile, logfile):
     with open(logfile, "ab") as log:
         process = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    pidfile.write_text(f"{process.pid}\n{_marker(argv)}\n")
+    pidfile.write_text(f"{process.pid}\n{argv[0]}\n")
     return process
 
 
@@ -25,11 +25,6 @@ def ensure_alive(process, name, logfile):
     """A server that exits at once (e.g. its port is taken) must not pass for started."""
     if process.poll() is not None:
         raise LabError(f"{name} exited with {process.returncode}; see {logfile}")
-
-
-def _marker(argv):
-    # The program name plus the first argument that identifies this instance.
-    return "\0".join(str(a) for a in argv[:1])
 
 
 def recorded_pid(pidfile, must_contain):

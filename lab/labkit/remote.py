@@ -3,6 +3,7 @@
 Used by the host tests and by the demo's proof that mail flows.
 """
 import json
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -31,20 +32,16 @@ class LabHost:
         dialogue = json.dumps({"server": server, "port": port, "steps": steps})
         program = PROBE.read_text()
         # The probe's source goes in as a -c argument; the dialogue on stdin.
-        result = self.run(f"python3 -c {_quote(program)}", stdin=dialogue)
+        result = self.run(f"python3 -c {shlex.quote(program)}", stdin=dialogue)
         return json.loads(result.stdout)
 
     def wait_for_file_containing(self, path, marker, timeout=30.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.run(f"grep -qF -- {_quote(marker)} {_quote(path)}", check=False).returncode == 0:
+            if self.run(f"grep -qF -- {shlex.quote(marker)} {shlex.quote(path)}", check=False).returncode == 0:
                 return True
             time.sleep(0.5)
         return False
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def lab_hosts():
