@@ -33,11 +33,25 @@ def map_ref(map_type, path):
     return '%s:%s' % (map_type, path)
 
 
-def desired_records(map_type, entries=None, rules=None):
+def desired_records(map_type, entries=None, rules=None, actions=None):
     """Validate ``entries`` or ``rules`` for ``map_type``; return ordered (key, value) pairs.
 
-    For rule tables the key is the pattern and the value the action.
+    For rule tables the key is the pattern and the value the action. With
+    ``actions``, the first word of every value must be one of them (in any
+    case, as Postfix compares them).
     """
+    records = _records(map_type, entries, rules)
+    if actions:
+        allowed = {action.upper() for action in actions}
+        what = 'rule' if map_type in RULE_TYPES else 'entry'
+        for index, (key, value) in enumerate(records):
+            if value.split()[0].upper() not in allowed:
+                raise ValueError('%s %d (%s): action %r is not one of %s'
+                                 % (what, index + 1, key, value.split()[0], ', '.join(sorted(allowed))))
+    return records
+
+
+def _records(map_type, entries, rules):
     if map_type not in TYPES:
         raise ValueError('map type %r is not supported; use one of %s' % (map_type, ', '.join(TYPES)))
     if map_type in RULE_TYPES:

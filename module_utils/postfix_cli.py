@@ -80,9 +80,9 @@ class Postconf(_Tool):
         stdout, _warnings = self._checked('-d')
         return stdout
 
-    def value(self, name):
-        """``postconf -h NAME``: the value of one parameter as written, not expanded."""
-        stdout, _warnings = self._checked('-h', name)
+    def value(self, name, expand=False):
+        """``postconf -h NAME``: the value of one parameter as written, or with $names expanded (``-x``)."""
+        stdout, _warnings = self._checked(*(['-x', '-h', name] if expand else ['-h', name]))
         return stdout.strip()
 
     def set_parameters(self, values):

@@ -56,6 +56,14 @@ options:
         description: Result of a match, for example C(REJECT no thanks).
         type: str
         required: true
+  actions:
+    description:
+      - Words that the first word of every value (or rule action) must be, compared without case,
+        for example C([REJECT, DISCARD, WARN, ...]) for C(header_checks). A typo such as C(REJEKT)
+        then fails here instead of being ignored by Postfix with a log warning.
+      - Not given, values are not checked.
+    type: list
+    elements: str
   owner:
     description: Owner of the source and the index.
     type: str
@@ -189,7 +197,7 @@ from ansible_collections.mailforge.postfix.plugins.module_utils.staging import (
 def converge(params, postmap, postconf, check_mode=False):
     """Bring the table at ``params['path']`` to the desired content and attributes."""
     map_type = params['type'] or postconf.value('default_database_type')
-    records = lookup_table.desired_records(map_type, params['entries'], params['rules'])
+    records = lookup_table.desired_records(map_type, params['entries'], params['rules'], params.get('actions'))
     uid, gid, mode = resolve_uid(params['owner']), resolve_gid(params['group']), parse_mode(params['mode'])
     path, header = params['path'], params['header'] or ''
     text = lookup_table.render(header, records)
@@ -277,6 +285,7 @@ def main():
                 pattern=dict(type='str', required=True),
                 action=dict(type='str', required=True),
             )),
+            actions=dict(type='list', elements='str'),
             owner=dict(type='str', default='root'),
             group=dict(type='str', default='root'),
             mode=dict(type='raw', default='0644'),

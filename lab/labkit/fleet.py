@@ -14,6 +14,9 @@ class Host:
     address: str
     suite: str
     fqdn: str
+    # False: a forward (A) record only, like the many Internet clients whose
+    # address has no PTR record (reject_unknown_client_hostname's case).
+    reverse_dns: bool = True
 
     @property
     def netns(self):
@@ -63,7 +66,10 @@ def _host(name, variables):
     if suite not in config.SUITES:
         raise LabError(f"lab host {name}: lab_suite must be one of {', '.join(config.SUITES)}")
     fqdn = variables.get("lab_fqdn") or f"{name}.lab.test"
-    return Host(name=name, address=str(ip), suite=suite, fqdn=fqdn)
+    reverse_dns = variables.get("lab_reverse_dns", True)
+    if not isinstance(reverse_dns, bool):
+        raise LabError(f"lab host {name}: lab_reverse_dns must be true or false")
+    return Host(name=name, address=str(ip), suite=suite, fqdn=fqdn, reverse_dns=reverse_dns)
 
 
 def _check_unique(hosts):

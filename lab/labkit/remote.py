@@ -27,18 +27,22 @@ class LabHost:
             raise AssertionError(f"{self.name}: {command!r} exited {result.returncode}: {result.stderr}")
         return result
 
-    def smtp(self, server, steps, port=25):
-        """Speak SMTP from this host to server; returns the transcript (list of dicts)."""
-        dialogue = json.dumps({"server": server, "port": port, "steps": steps})
+    def smtp(self, server, steps, port=25, burst=False):
+        """Speak SMTP from this host to server; returns the transcript (list of dicts).
+
+        With ``burst``, the steps (command lines) go out at once before the greeting.
+        """
+        dialogue = json.dumps({"server": server, "port": port, "burst" if burst else "steps": steps})
         program = PROBE.read_text()
         # The probe's source goes in as a -c argument; the dialogue on stdin.
         result = self.run(f"python3 -c {shlex.quote(program)}", stdin=dialogue)
         return json.loads(result.stdout)
 
     def wait_for_file_containing(self, path, marker, timeout=30.0):
+        """True once ``path`` (a file, or any file under a directory) contains ``marker``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.run(f"grep -qF -- {shlex.quote(marker)} {shlex.quote(path)}", check=False).returncode == 0:
+            if self.run(f"grep -rqF -- {shlex.quote(marker)} {shlex.quote(path)}", check=False).returncode == 0:
                 return True
             time.sleep(0.5)
         return False

@@ -42,7 +42,10 @@ def dns_arguments(hosts):
         f"--host-record=gw.lab.test,{config.BRIDGE_ADDRESS}",
     ]
     for host in hosts:
-        argv.append(f"--host-record={host.fqdn},{host.address}")
+        if host.reverse_dns:
+            argv.append(f"--host-record={host.fqdn},{host.address}")
+        else:
+            argv.append(f"--address=/{host.fqdn}/{host.address}")
     return argv
 
 

@@ -7,14 +7,42 @@ lab hosts have nothing else.
 
 A step is a command line ("MAIL FROM:<a@b.test>"), "STARTTLS", or
 {"data": "message text"} which sends DATA, the message and the final dot.
+
+A dialogue with "burst" instead of "steps" sends those lines all at once,
+right after connecting and before the greeting arrives, the way a spam bot
+ignores the protocol; it then collects every reply until the server closes
+the connection or stays silent for a few seconds.
 """
 import json
 import smtplib
+import socket
 import ssl
 import sys
+import time
+
+
+def burst(dialogue):
+    replies, buffer = [], b""
+    with socket.create_connection((dialogue["server"], dialogue.get("port", 25)), timeout=5) as sock:
+        sock.sendall("".join(line + "\r\n" for line in dialogue["burst"]).encode())
+        deadline = time.monotonic() + dialogue.get("timeout", 30)
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(4096)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            buffer += chunk
+    for line in buffer.decode(errors="replace").splitlines():
+        if len(line) >= 3 and line[:3].isdigit():
+            replies.append({"send": None, "code": int(line[:3]), "text": line[4:]})
+    return replies
 
 
 def run(dialogue):
+    if "burst" in dialogue:
+        return burst(dialogue)
     transcript = []
     client = smtplib.SMTP(timeout=dialogue.get("timeout", 30))
     code, text = client.connect(dialogue["server"], dialogue.get("port", 25))

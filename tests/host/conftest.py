@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
+from ansible_runs import SNAPSHOT  # noqa: E402
 from labkit.remote import lab_hosts  # noqa: E402  (the lab package lives in lab/)
 
 
@@ -24,3 +25,14 @@ def mail_servers(lab):
 def marker():
     """A unique string to find one test's message on disk."""
     return f"mailforge-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def unchanged(lab):
+    """Asserts that /etc/postfix and friends are byte-identical after the test and mail still flows."""
+    mx1 = lab["mx1"]
+    before = mx1.run(SNAPSHOT).stdout
+    yield
+    assert mx1.run(SNAPSHOT).stdout == before, "the host's configuration changed"
+    transcript = lab["outside"].smtp(mx1.address, ["EHLO outside.elsewhere.test"])
+    assert transcript[-1]["code"] == 250, transcript

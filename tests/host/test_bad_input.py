@@ -1,55 +1,7 @@
 """Bad input fails with a message naming the culprit, and the host is left as it was."""
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
-TOP = Path(__file__).resolve().parents[2]
-SNAPSHOT = "find /etc/postfix /etc/aliases /etc/mailname -type f -print0 | sort -z | xargs -0 sha256sum"
-
-
-def ansible(args):
-    # Only the project's ansible.cfg decides paths: a caller's relative
-    # ANSIBLE_*_PATH (Molecule sets some) would not resolve from TOP.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(args, cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
-
-
-def module_call(module, arguments):
-    return ansible([str(TOP / ".venv/bin/ansible"), "mx1", "-m", f"mailforge.postfix.{module}",
-                    "-a", json.dumps(arguments)])
-
-
-def site_with(extra_vars):
-    return ansible([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", "mx1",
-                    "-e", json.dumps(extra_vars)])
-
-
-@pytest.fixture
-def unchanged(lab):
-    """Asserts that /etc/postfix and friends are byte-identical after the test and mail still flows."""
-    mx1 = lab["mx1"]
-    before = mx1.run(SNAPSHOT).stdout
-    yield
-    assert mx1.run(SNAPSHOT).stdout == before, "the host's configuration changed"
-    transcript = lab["outside"].smtp(mx1.address, ["EHLO outside.elsewhere.test"])
-    assert transcript[-1]["code"] == 250, transcript
-
-
-def failed_with(result, *culprits):
-    """The task itself failed on mx1 (not the run around it), naming every culprit."""
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    failures = [part for marker in ("mx1 | FAILED! =>", "fatal: [mx1]: FAILED! =>")
-                for part in output.split(marker)[1:]]
-    assert failures, f"no task failed on mx1:\n{output[-3000:]}"
-    report = "".join(failures)
-    for culprit in culprits:
-        assert culprit in report, f"{culprit!r} not named in the failure:\n{report[-3000:]}"
-
+from ansible_runs import failed_with, module_call, site_with
 
 CASES = {
     "typo in a parameter name": (

@@ -67,3 +67,34 @@ def test_no_relay_vector_gets_through_from_outside(lab, mx, vector):
     recipient = vector.format(domain=mx.fqdn)
     code, text = last_reply(rcpt(lab["outside"], mx, recipient))
     assert code >= 500, f"{recipient}: {code} {text}"
+
+
+def test_client_without_reverse_dns_is_warned_about_and_accepted(lab, mx, marker):
+    # smtpd_client_restrictions: warn_if_reject reject_unknown_client_hostname
+    noptr = lab["noptr"]
+    code, text = last_reply(rcpt(noptr, mx, f"jean@{mx.fqdn}", sender=f"{marker}@elsewhere.test"))
+    assert code == 250, text
+    log = mx.run(f"journalctl -u 'postfix*' --no-pager -o cat | grep -F '{marker}@elsewhere.test'").stdout
+    warning = [line for line in log.splitlines() if "reject_warning" in line]
+    assert warning, log
+    assert f"unknown[{noptr.address}]" in warning[0] and "cannot find your" in warning[0], warning
+
+
+def test_client_that_pipelines_before_the_greeting_is_refused(lab, mx):
+    # smtpd_data_restrictions: reject_unauth_pipelining. The burst goes out
+    # before the greeting, so the client cannot know that PIPELINING exists.
+    outside = lab["outside"]
+    replies = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
+                                        f"RCPT TO:<jean@{mx.fqdn}>", "DATA"], burst=True)
+    codes = [reply["code"] for reply in replies]
+    assert 354 not in codes, replies
+    refusals = [reply for reply in replies if reply["code"] >= 500]
+    assert refusals, replies
+    assert any("pipelining" in r["text"].lower() or "synchronization" in r["text"].lower() for r in refusals), replies
+
+
+def test_the_same_commands_one_at_a_time_reach_data(lab, mx):
+    outside = lab["outside"]
+    transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
+                                           f"RCPT TO:<jean@{mx.fqdn}>", "DATA"])
+    assert last_reply(transcript)[0] == 354, transcript

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
-from labkit import fleet, network  # noqa: E402
+from labkit import fleet, network, services  # noqa: E402
 from labkit.run import LabError  # noqa: E402
 
 
@@ -43,11 +43,23 @@ def test_host_fields_and_mac_derived_from_address(tmp_path):
     ({"ansible_host": "198.18.0.255", "lab_suite": "bookworm"}, "must be a host address"),
     ({"ansible_host": "mx.example", "lab_suite": "bookworm"}, "is not an IP address"),
     ({"ansible_host": "198.18.0.5", "lab_suite": "sid"}, "lab_suite must be one of"),
+    ({"ansible_host": "198.18.0.5", "lab_suite": "bookworm", "lab_reverse_dns": "maybe"}, "true or false"),
 ])
 def test_bad_hosts_are_refused(tmp_path, variables, message):
     path = write_inventory(tmp_path, {"bad": variables})
     with pytest.raises(LabError, match=message):
         fleet.load(path)
+
+
+def test_dns_records_follow_reverse_dns_choice(tmp_path):
+    path = write_inventory(tmp_path, {
+        "named": {"ansible_host": "198.18.0.42", "lab_suite": "bookworm", "lab_fqdn": "named.lab.test"},
+        "bare": {"ansible_host": "198.18.0.43", "lab_suite": "bookworm", "lab_fqdn": "bare.lab.test",
+                 "lab_reverse_dns": "false"}})
+    argv = services.dns_arguments(fleet.load(path))
+    assert "--host-record=named.lab.test,198.18.0.42" in argv
+    assert "--address=/bare.lab.test/198.18.0.43" in argv
+    assert not any("bare.lab.test" in arg for arg in argv if arg.startswith("--host-record"))
 
 
 def test_two_hosts_on_one_address_are_refused(tmp_path):

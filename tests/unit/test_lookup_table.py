@@ -131,3 +131,22 @@ def test_render_masked_hides_every_value():
 
 def test_map_ref():
     assert lookup_table.map_ref('lmdb', '/etc/postfix/virtual') == 'lmdb:/etc/postfix/virtual'
+
+
+HEADER_ACTIONS = ['REJECT', 'DISCARD', 'WARN']
+
+
+@pytest.mark.parametrize('map_type, entries, rules, actions, problem', [
+    ('regexp', None, [{'pattern': '/^X-Mailer: GOTO/', 'action': 'reject I fight spam'}], HEADER_ACTIONS, None),
+    ('regexp', None, [{'pattern': '/a/', 'action': 'DISCARD'}, {'pattern': '/b/', 'action': 'REJEKT no'}],
+     HEADER_ACTIONS, "rule 2 (/b/): action 'REJEKT' is not one of DISCARD, REJECT, WARN"),
+    ('hash', {'falcot.test': 'OKAY'}, None, ['OK', 'REJECT'], "entry 1 (falcot.test): action 'OKAY' is not one of"),
+    ('hash', {'falcot.test': 'anything goes'}, None, None, None),
+])
+def test_actions_are_checked_when_given(map_type, entries, rules, actions, problem):
+    if problem is None:
+        assert lookup_table.desired_records(map_type, entries, rules, actions)
+    else:
+        with pytest.raises(ValueError) as caught:
+            lookup_table.desired_records(map_type, entries, rules, actions)
+        assert problem in str(caught.value)

@@ -1,0 +1,39 @@
+"""Runs of ansible and ansible-playbook against the lab, as a user would start them."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+SNAPSHOT = "find /etc/postfix /etc/aliases /etc/mailname -type f -print0 | sort -z | xargs -0 sha256sum"
+
+
+def ansible(args):
+    # Only the project's ansible.cfg decides paths: a caller's relative
+    # ANSIBLE_*_PATH (Molecule sets some) would not resolve from TOP.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(args, cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
+
+
+def module_call(module, arguments):
+    return ansible([str(TOP / ".venv/bin/ansible"), "mx1", "-m", f"mailforge.postfix.{module}",
+                    "-a", json.dumps(arguments)])
+
+
+def site_with(extra_vars):
+    return ansible([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", "mx1",
+                    "-e", json.dumps(extra_vars)])
+
+
+def failed_with(result, *culprits):
+    """The task itself failed on mx1 (not the run around it), naming every culprit."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    # One marker per way Ansible reports a failed task: ad-hoc, task, loop item.
+    failures = [part for marker in ("mx1 | FAILED! =>", "fatal: [mx1]: FAILED! =>", "failed: [mx1] (item=")
+                for part in output.split(marker)[1:]]
+    assert failures, f"no task failed on mx1:\n{output[-3000:]}"
+    report = "".join(failures)
+    for culprit in culprits:
+        assert culprit in report, f"{culprit!r} not named in the failure:\n{report[-3000:]}"
