@@ -85,6 +85,11 @@ class Postconf(_Tool):
         stdout, _warnings = self._checked('-h', name)
         return stdout.strip()
 
+    def expanded_value(self, name):
+        """``postconf -xh NAME``: the value with ``$parameter`` references expanded."""
+        stdout, _warnings = self._checked('-xh', name)
+        return stdout.strip()
+
     def set_parameters(self, values):
         """``postconf -e name=value ...`` for an ordered mapping of rendered values."""
         self._checked('-e', *['%s=%s' % item for item in values.items()])

@@ -27,6 +27,7 @@ def test_diagnostics(stderr, level, expected):
     (lambda p: p.non_default(), ['-n']),
     (lambda p: p.services(), ['-M']),
     (lambda p: p.value('default_database_type'), ['-h', 'default_database_type']),
+    (lambda p: p.expanded_value('smtpd_sasl_local_domain'), ['-xh', 'smtpd_sasl_local_domain']),
     (lambda p: p.set_parameters({'relayhost': '[mx]:587', 'mydestination': 'a, b'}),
      ['-e', 'relayhost=[mx]:587', 'mydestination=a, b']),
     (lambda p: p.remove_parameters(['biff', 'relayhost']), ['-X', 'biff', 'relayhost']),
