@@ -25,12 +25,13 @@ _NAME = re.compile(r'[A-Za-z0-9._+-]+\Z')
 _LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
 _REALM = re.compile(r'%s(?:\.%s)*\Z' % (_LABEL, _LABEL))
 
-# Berkeley DB metadata page: magic number at offset 12, page type at 25.
-# The byte order is the writing machine's, so both are accepted.
+# Berkeley DB metadata page: magic at offset 12, page size at 20, page type
+# at 25, last page number at 32, and for hash databases the element count
+# at 88. Numbers are in the writing machine's byte order.
 HEADER_SIZE = 512
 _MAGIC_NAMES = {0x061561: 'hash', 0x053162: 'btree', 0x042253: 'queue', 0x074582: 'heap'}
 _HASH_MAGIC = 0x061561
-
+_HASH_META_PAGE = 8
 
 def encode_key(user, realm, prop=PASSWORD_PROPERTY):
     """The database key of one property of user@realm, all three as bytes."""
@@ -48,17 +49,47 @@ def label(user, realm):
     return '%s@%s' % (user.decode('utf-8', 'backslashreplace'), realm.decode('utf-8', 'backslashreplace'))
 
 
-def header_problem(header):
-    """Why ``header`` (the first bytes of a file) is not a Berkeley DB hash database, or None."""
-    if len(header) < 32:
-        return 'too short to be a Berkeley DB file'
+def parse_header(header):
+    """(page size, last page number, element count) of a Berkeley DB hash database's first bytes.
+
+    Raises ValueError saying what else the file is.
+    """
+    if len(header) < 92:
+        raise ValueError('too short to be a Berkeley DB file')
     for order in '<>':
         magic = struct.unpack(order + 'I', header[12:16])[0]
-        if magic == _HASH_MAGIC:
-            return None
         if magic in _MAGIC_NAMES:
-            return 'a Berkeley DB %s database, but sasldb2 must be a hash database' % _MAGIC_NAMES[magic]
-    return 'not a Berkeley DB database'
+            break
+    else:
+        raise ValueError('not a Berkeley DB database')
+    if magic != _HASH_MAGIC:
+        raise ValueError('a Berkeley DB %s database, but sasldb2 must be a hash database' % _MAGIC_NAMES[magic])
+    page_size = struct.unpack(order + 'I', header[20:24])[0]
+    if header[24] != 0:
+        raise ValueError('an encrypted Berkeley DB database')
+    if header[25] != _HASH_META_PAGE or page_size not in [1 << bits for bits in range(9, 17)]:
+        raise ValueError('a damaged Berkeley DB hash database (bad metadata page)')
+    last_page, = struct.unpack(order + 'I', header[32:36])
+    elements, = struct.unpack(order + 'I', header[88:92])
+    return page_size, last_page, elements
+
+
+def read_problem(header, size, records_read):
+    """Why a database of ``size`` bytes and this header cannot hold ``records_read`` records, or None.
+
+    Berkeley DB reads pages beyond the end of a truncated file, and zeroed
+    pages, as empty, without an error; the file size and the element count
+    of the metadata page tell. The count starts at the creator's size hint:
+    1 for files made through ndbm, 0 for saslpasswd2's, so one more element
+    than records is normal.
+    """
+    page_size, last_page, elements = parse_header(header)
+    if size < (last_page + 1) * page_size:
+        return 'truncated: %d bytes, but the metadata page counts %d pages of %d bytes' % (
+            size, last_page + 1, page_size)
+    if records_read < elements - 1:
+        return 'damaged: only %d records could be read, the metadata page counts %d' % (records_read, elements)
+    return None
 
 
 def needs_default_realm(users):

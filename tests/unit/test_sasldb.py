@@ -145,20 +145,46 @@ def test_validated_users_are_bytes():
         (b'alice', REALM.encode(), b'pw', 'present'), (b'bob', b'x.org', None, 'absent')]
 
 
-def meta_page(magic, order='<'):
-    return bytes(12) + struct.pack(order + 'I', magic) + bytes(512 - 16)
+def meta_page(magic=0x061561, order='<', page_size=4096, encrypted=0, page_type=8, last_page=2, elements=1):
+    return (bytes(12) + struct.pack(order + 'II', magic, 9) + struct.pack(order + 'I', page_size)
+            + bytes([encrypted, page_type]) + bytes(6) + struct.pack(order + 'I', last_page) + bytes(52)
+            + struct.pack(order + 'I', elements) + bytes(512 - 92))
+
+
+@pytest.mark.parametrize('header, fields', [
+    (meta_page(), (4096, 2, 1)),
+    (meta_page(order='>', page_size=512, last_page=7, elements=300), (512, 7, 300)),
+])
+def test_parse_header(header, fields):
+    assert sasldb.parse_header(header) == fields
 
 
 @pytest.mark.parametrize('header, problem', [
-    (meta_page(0x061561), None),
-    (meta_page(0x061561, '>'), None),
     (meta_page(0x053162), 'a Berkeley DB btree database, but sasldb2 must be a hash database'),
     (meta_page(0x12345678), 'not a Berkeley DB database'),
     (b'random text, no database at all' * 20, 'not a Berkeley DB database'),
-    (b'\0' * 20, 'too short to be a Berkeley DB file'),
+    (b'\0' * 91, 'too short to be a Berkeley DB file'),
+    (meta_page(encrypted=1), 'an encrypted Berkeley DB database'),
+    (meta_page(page_type=9), 'a damaged Berkeley DB hash database (bad metadata page)'),
+    (meta_page(page_size=4000), 'a damaged Berkeley DB hash database (bad metadata page)'),
 ])
-def test_header_problem(header, problem):
-    assert sasldb.header_problem(header) == problem
+def test_parse_header_names_what_the_file_is(header, problem):
+    with pytest.raises(ValueError) as caught:
+        sasldb.parse_header(header)
+    assert str(caught.value) == problem
+
+
+@pytest.mark.parametrize('size, records_read, problem', [
+    (3 * 4096, 0, None),
+    (3 * 4096, 30, None),
+    (3 * 4096, 29, None),
+    (4 * 4096, 30, None),
+    (3 * 4096, 28, 'damaged: only 28 records could be read, the metadata page counts 30'),
+    (4096, 0, 'truncated: 4096 bytes, but the metadata page counts 3 pages of 4096 bytes'),
+])
+def test_read_problem(size, records_read, problem):
+    header = meta_page(elements=30) if records_read else meta_page(elements=1)
+    assert sasldb.read_problem(header, size, records_read) == problem
 
 
 def test_user_list_escapes_bytes_that_are_not_utf8():
