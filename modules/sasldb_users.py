@@ -142,11 +142,6 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-path:
-  description: The database file.
-  returned: always
-  type: str
-  sample: /var/spool/postfix/etc/sasldb2
 realm:
   description: Realm given to users without one; null when none was needed or given.
   returned: always
@@ -202,6 +197,7 @@ def converge(params, check_mode=False, postconf=None):
     if realm is None and sasldb.needs_default_realm(params['users']):
         realm = _default_realm(postconf)
     wanted = sasldb.validate_users(params['users'], realm)
+    _require_berkeley_db()
     _check_places(path, link)
     existing = read_records(path)
     records, added, changed, removed = sasldb.plan(existing, wanted, params['exclusive'])
@@ -215,7 +211,6 @@ def converge(params, check_mode=False, postconf=None):
     listed = sum(1 for _user, _realm, _password, state in wanted if state == 'present')
     result = dict(
         changed=rewrite or wrong_attributes or relink,
-        path=path,
         realm=realm,
         added_users=added,
         changed_users=changed,
@@ -243,11 +238,14 @@ def _default_realm(postconf):
     return postconf.expanded_value('smtpd_sasl_local_domain') or postconf.expanded_value('myhostname')
 
 
-def _check_places(path, link):
+def _require_berkeley_db():
     if ndbm is None or not getattr(ndbm, 'library', '').startswith('Berkeley DB'):
         # A gdbm-based ndbm would write .dir/.pag files that SASL cannot read.
         raise ValueError('Python on the target has no dbm.ndbm on Berkeley DB (found %s); install Debian\'s python3'
                          % (getattr(ndbm, 'library', None) or 'none'))
+
+
+def _check_places(path, link):
     if os.path.islink(path):
         raise ValueError('%s is a symlink; give the database file itself as path' % path)
     parent = os.path.dirname(os.path.dirname(os.path.abspath(path)))

@@ -207,6 +207,19 @@ def test_unreadable_database_is_refused(tmp_path):
         converge(params(path, [user('alice')]))
 
 
+def test_permission_denied_is_refused_even_as_root(tmp_path, monkeypatch):
+    path = db_path(tmp_path, SEED)
+    before = snapshot(path)
+
+    def denied(name, *args, **kwargs):
+        raise PermissionError(13, 'Permission denied', name)
+    monkeypatch.setattr(sasldb_users, 'open', denied, raising=False)
+    with pytest.raises(ValueError) as caught:
+        converge(params(path, [user('alice')], exclusive=True))
+    assert str(caught.value) == '%s cannot be read (Permission denied); nothing was changed' % path
+    assert snapshot(path) == before
+
+
 def test_failed_rename_leaves_the_old_database_and_no_temp_files(tmp_path, monkeypatch):
     path = db_path(tmp_path, SEED)
     before = snapshot(path)
