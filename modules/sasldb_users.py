@@ -265,7 +265,8 @@ def _check_places(path, link):
 def read_records(path):
     """Every record of the database at ``path``; {} when there is none.
 
-    A file of zero bytes counts as an empty database, as Berkeley DB treats it.
+    A file of zero bytes (what ``touch`` leaves) holds no users; ``converge`` replaces it
+    with a real database.
     """
     try:
         with open(path, 'rb') as handle:
