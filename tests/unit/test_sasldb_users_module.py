@@ -18,8 +18,11 @@ OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 REALM = 'mail.example.org'
 
-pytestmark = pytest.mark.skipif(not dbm.ndbm.library.startswith('Berkeley DB'),
-                                reason='needs dbm.ndbm on Berkeley DB (Debian python3)')
+
+def test_this_python_writes_berkeley_db():
+    # scripts/setup builds .venv on Debian's python3 for this; any other
+    # build would make every test below meaningless.
+    assert dbm.ndbm.library.startswith('Berkeley DB'), dbm.ndbm.library
 
 
 def key(user, realm=REALM, prop='userPassword'):
@@ -195,14 +198,6 @@ def test_database_still_readable_after_a_damaged_one(tmp_path):
 def test_directory_in_place_of_the_database_is_refused(tmp_path):
     path = db_path(tmp_path)
     path.mkdir()
-    with pytest.raises(ValueError, match='%s cannot be read' % path):
-        converge(params(path, [user('alice')]))
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason='root reads files of any mode')
-def test_unreadable_database_is_refused(tmp_path):
-    path = db_path(tmp_path, SEED)
-    os.chmod(path, 0)
     with pytest.raises(ValueError, match='%s cannot be read' % path):
         converge(params(path, [user('alice')]))
 
