@@ -149,7 +149,47 @@ def _password(password, where):
         raise ValueError('%s: password must be a non-empty string' % where)
     if '\0' in password:
         raise ValueError('%s: password must not contain a NUL character' % where)
+    # No client can type them, and without line breaks no password can hide
+    # across two lines of output (see secrets_in).
+    if any(ord(character) < 32 or ord(character) == 127 for character in password):
+        raise ValueError('%s: password must not contain control characters (line breaks, tabs, ...)' % where)
     return password.encode('utf-8')
+
+
+def strings_of(value):
+    """Every string in a result structure (keys and values), to look for secrets in."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_of(key)
+            yield from strings_of(item)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            yield from strings_of(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def secrets_in(texts, secrets):
+    """The ``secrets`` that occur somewhere in ``texts``.
+
+    Looks up every slice of every line whose length is that of some secret in
+    a set: linear in the output, where Ansible's own masking tries every
+    secret on every string. Secrets contain no line breaks (see _password).
+    """
+    secrets = {secret for secret in secrets if secret}
+    lengths = sorted({len(secret) for secret in secrets})
+    found = set()
+    lines = {line for text in set(texts) for line in text.splitlines()}
+    for line in lines:
+        for length in lengths:
+            if length > len(line):
+                break
+            for start in range(len(line) - length + 1):
+                if line[start:start + length] in secrets:
+                    found.add(line[start:start + length])
+    return found
 
 
 def users_of(records):

@@ -24,7 +24,8 @@ class LabHost:
         argv = hosts.ssh_base(self.host) + [command]
         result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"{self.name}: {command!r} exited {result.returncode}: {result.stderr}")
+            shown = command if len(command) < 200 else command[:200] + "..."
+            raise AssertionError(f"{self.name}: {shown!r} exited {result.returncode}: {result.stderr}")
         return result
 
     def smtp(self, server, steps, port=25, burst=False):

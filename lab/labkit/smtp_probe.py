@@ -46,6 +46,8 @@ def run(dialogue):
     transcript = []
     client = smtplib.SMTP(timeout=dialogue.get("timeout", 30))
     code, text = client.connect(dialogue["server"], dialogue.get("port", 25))
+    # starttls() names the server from _host, which only the constructor sets.
+    client._host = dialogue["server"]
     transcript.append({"send": None, "code": code, "text": text.decode()})
     for step in dialogue["steps"]:
         keep_going = isinstance(step, dict) and step.get("continue", False)

@@ -79,6 +79,8 @@ BAD_USERS = [
     ([user('alice', None)], 'password must be a non-empty string'),
     ([dict(name='alice')], 'password must be a non-empty string'),
     ([user('alice', 'a\0b')], 'must not contain a NUL'),
+    ([user('alice', 'two\nlines')], 'must not contain control characters'),
+    ([user('alice', 'tab\there')], 'must not contain control characters'),
     ([user('')], "user name ''"),
     ([user('a\0b')], "user name 'a\\x00b'"),
     ([user('alice@example.org')], "user name 'alice@example.org'"),
@@ -190,3 +192,24 @@ def test_read_problem(size, records_read, problem):
 def test_user_list_escapes_bytes_that_are_not_utf8():
     records = {**EXISTING, b'odd': b'x', b'\xff\0r\0userPassword': b'x'}
     assert sasldb.user_list(records) == '\\xff@r\nalice@%s\nbob@%s\ncarol@other.example\n' % (REALM, REALM)
+
+
+@pytest.mark.parametrize('texts, secrets, found', [
+    (['alice@mx.example.org', 'bob@mx.example.org'], {'s3cret-pw', 'other-pw'}, set()),
+    (['alice@mx.example.org'], {'alice', 'x', 'q'}, {'alice', 'x'}),
+    (['added: 1\nuser.example@mx.example.org\n'], {'example@mx', 'nothere'}, {'example@mx'}),
+    (['short'], {'much-longer-than-the-text'}, set()),
+    ([], {'pw'}, set()),
+    (['anything'], set(), set()),
+    (['ab', 'b'], {'b', ''}, {'b'}),
+])
+def test_secrets_in_finds_exactly_the_secrets_that_occur(texts, secrets, found):
+    assert sasldb.secrets_in(texts, secrets) == found
+
+
+def test_strings_of_walks_every_string_of_a_result():
+    result = {'changed': True, 'counts': {'added': 2}, 'added_users': ['a@r', 'b@r'], 'realm': None,
+              'diff': {'before': '', 'after': 'a@r\nb@r\n'}}
+    assert sorted(sasldb.strings_of(result)) == sorted(
+        ['changed', 'counts', 'added', '2', 'added_users', 'a@r', 'b@r', 'realm', 'diff', 'before', '', 'after',
+         'a@r\nb@r\n'])

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.mailforge.postfix.plugins.module_utils import sasldb
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf
 from ansible_collections.mailforge.postfix.plugins.modules import sasldb_users
-from ansible_collections.mailforge.postfix.plugins.modules.sasldb_users import converge, read_records
+from ansible_collections.mailforge.postfix.plugins.modules.sasldb_users import converge, read_records, _users_from_json
 from fakes import FakeRun
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
@@ -273,10 +273,33 @@ def test_link_is_created_then_left_then_corrected(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['sasldb2', 'spool']
 
 
-def test_regular_file_at_link_is_refused_before_writing(tmp_path):
+def test_database_with_users_at_link_is_refused_before_writing(tmp_path):
     path, link = db_path(tmp_path), tmp_path / 'sasldb2'
     write_db(link, SEED)
-    with pytest.raises(ValueError, match='%s exists and is not a symlink' % link):
+    before = snapshot(link)
+    with pytest.raises(ValueError, match='%s is not a symlink and holds 2 user' % link):
+        converge(params(path, [user('alice')], link=str(link)))
+    assert not path.exists()
+    assert snapshot(link) == before
+
+
+@pytest.mark.parametrize('placeholder', [{}, None])
+def test_empty_database_at_link_is_replaced_by_the_symlink(tmp_path, placeholder):
+    # sasl2-bin's postinst leaves an empty /etc/sasldb2 (or an empty file).
+    path, link = db_path(tmp_path), tmp_path / 'sasldb2'
+    if placeholder is None:
+        link.write_bytes(b'')
+    else:
+        write_db(link, placeholder)
+    result = converge(params(path, [user('alice')], link=str(link)))
+    assert result['changed'] is True
+    assert os.readlink(link) == str(path)
+
+
+def test_unreadable_thing_at_link_is_refused(tmp_path):
+    path, link = db_path(tmp_path), tmp_path / 'sasldb2'
+    link.write_bytes(b'not a database at all' * 300)
+    with pytest.raises(ValueError, match='is not a usable sasldb2'):
         converge(params(path, [user('alice')], link=str(link)))
     assert not path.exists()
 
@@ -324,3 +347,19 @@ def test_ten_thousand_users_round_trip(tmp_path):
     assert snapshot(path) == before
     users[4711]['password'] = 'new'
     assert converge(params(path, users))['changed_users'] == ['user04711@' + REALM]
+
+
+@pytest.mark.parametrize('text, problem', [
+    ('[{"name": "alice", "password": "s3cret-x"', 'users_json is not valid JSON (line 1, column'),
+    ('{"name": "alice", "password": "s3cret-x"}', 'users_json must be a JSON list'),
+])
+def test_users_json_errors_never_quote_the_text(text, problem):
+    with pytest.raises(ValueError) as caught:
+        _users_from_json(text)
+    assert problem in str(caught.value) and 's3cret' not in str(caught.value)
+
+
+def test_users_json_gives_the_same_users_as_the_list(tmp_path):
+    path = db_path(tmp_path)
+    users = _users_from_json('[{"name": "alice", "password": "pw-1"}, {"name": "bob", "password": "pw-2"}]')
+    assert converge(params(path, users))['added_users'] == ['alice@' + REALM, 'bob@' + REALM]

@@ -1,0 +1,167 @@
+"""Handbook 11.1.7: SASL users rolled out with playbooks/sasl_users.yml, used by a real SMTP client.
+
+The tests run in file order on purpose: they follow one fleet through a first
+rollout, a password change and a revocation.
+"""
+import base64
+import secrets
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_runs import TOP, ansible, failed_with, module_call
+from labkit.remote import last_reply
+
+VAULT = str(TOP / ".venv/bin/ansible-vault")
+PLAYBOOK = str(TOP / ".venv/bin/ansible-playbook")
+
+
+@pytest.fixture(scope="module")
+def fleet_users(tmp_path_factory):
+    """Rolls a users file out like an admin would: vault-encrypted, through the playbook."""
+    workdir = tmp_path_factory.mktemp("sasl")
+    vault_password = workdir / "vault-pass"
+    vault_password.write_text(secrets.token_hex(16))
+    vault_password.chmod(0o600)
+    passwords = {"alice": "A-" + secrets.token_urlsafe(12), "bob": "B-" + secrets.token_urlsafe(12)}
+    outputs = []
+
+    def rollout(users, exclusive=False):
+        users_file = workdir / "sasl_users.vault.yml"
+        users_file.write_text(yaml.safe_dump({"sasl_users": users, "sasl_users_exclusive": exclusive}))
+        subprocess.run([VAULT, "encrypt", "--vault-password-file", str(vault_password), str(users_file)],
+                       check=True, capture_output=True)
+        result = ansible([PLAYBOOK, "playbooks/sasl_users.yml", "--vault-password-file", str(vault_password),
+                          "-e", f"sasl_users_file={users_file}"])
+        outputs.append(result.stdout + result.stderr)
+        assert result.returncode == 0, result.stdout[-3000:]
+        return result
+
+    rollout([], exclusive=True)     # a known start: no users anywhere
+    state = {"rollout": rollout, "passwords": passwords, "outputs": outputs,
+             "first": rollout([{"name": name, "password": pw} for name, pw in passwords.items()])}
+    return state
+
+
+@pytest.fixture(params=["mx1", "mx2"])
+def mx(request, lab):
+    return lab[request.param]
+
+
+def submission(lab, mx, *steps, tls=True):
+    outside = lab["outside"]
+    start = [f"EHLO {outside.fqdn}"] + (["STARTTLS", f"EHLO {outside.fqdn}"] if tls else [])
+    return outside.smtp(mx.address, start + list(steps), port=587)
+
+
+def plain(user, password):
+    return "AUTH PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+def login(user, password):
+    return ["AUTH LOGIN", base64.b64encode(user.encode()).decode(), base64.b64encode(password.encode()).decode()]
+
+
+def relay_steps(sender):
+    return [f"MAIL FROM:<{sender}>", "RCPT TO:<friend@elsewhere.test>"]
+
+
+def test_first_rollout_adds_every_user_on_every_mx(fleet_users):
+    output = fleet_users["first"].stdout
+    assert output.count("2 added, 0 changed, 0 removed") == 2, output[-2000:]
+
+
+def test_rolled_out_user_authenticates_with_plain_and_relays(lab, mx, fleet_users):
+    transcript = submission(lab, mx, plain("alice", fleet_users["passwords"]["alice"]), *relay_steps("alice@falcot.test"))
+    codes = [step["code"] for step in transcript]
+    assert 235 in codes and codes[-1] == 250, transcript
+
+
+def test_rolled_out_user_authenticates_with_login(lab, mx, fleet_users):
+    transcript = submission(lab, mx, *login("bob", fleet_users["passwords"]["bob"]), *relay_steps("bob@falcot.test"))
+    codes = [step["code"] for step in transcript]
+    assert 235 in codes and codes[-1] == 250, transcript
+
+
+def test_wrong_password_is_refused(lab, mx, fleet_users):
+    code, text = last_reply(submission(lab, mx, plain("alice", "not-" + fleet_users["passwords"]["alice"])))
+    assert code == 535, text
+
+
+def test_auth_is_offered_only_after_starttls(lab, mx):
+    before = submission(lab, mx, tls=False)
+    after = submission(lab, mx)
+    assert "AUTH" not in before[-1]["text"] and "STARTTLS" in before[-1]["text"], before
+    assert "AUTH PLAIN LOGIN" in after[-1]["text"] or "AUTH LOGIN PLAIN" in after[-1]["text"], after
+
+
+def test_relay_without_auth_is_refused(lab, mx):
+    without_tls = submission(lab, mx, *relay_steps("someone@elsewhere.test"), tls=False)
+    assert last_reply(without_tls)[0] == 530, without_tls     # Must issue a STARTTLS command first
+    with_tls = submission(lab, mx, *relay_steps("someone@elsewhere.test"))
+    assert last_reply(with_tls)[0] >= 500, with_tls
+
+
+def test_second_rollout_changes_nothing(fleet_users):
+    passwords = fleet_users["passwords"]
+    result = fleet_users["rollout"]([{"name": name, "password": pw} for name, pw in passwords.items()])
+    assert "changed=0" in result.stdout and "changed=1" not in result.stdout, result.stdout[-2000:]
+    assert result.stdout.count("0 added, 0 changed, 0 removed, 2 unchanged") == 2
+
+
+def test_password_change_takes_effect_everywhere(lab, fleet_users):
+    passwords = fleet_users["passwords"]
+    old = passwords["alice"]
+    passwords["alice"] = "C-" + secrets.token_urlsafe(12)
+    result = fleet_users["rollout"]([{"name": name, "password": pw} for name, pw in passwords.items()])
+    assert result.stdout.count("0 added, 1 changed, 0 removed") == 2, result.stdout[-2000:]
+    for name in ("mx1", "mx2"):
+        assert last_reply(submission(lab, lab[name], plain("alice", old)))[0] == 535
+        assert last_reply(submission(lab, lab[name], plain("alice", passwords["alice"])))[0] == 235
+
+
+def test_exclusive_rollout_revokes_users_not_listed(lab, fleet_users):
+    passwords = fleet_users["passwords"]
+    result = fleet_users["rollout"]([{"name": "alice", "password": passwords["alice"]}], exclusive=True)
+    assert result.stdout.count("0 added, 0 changed, 1 removed") == 2, result.stdout[-2000:]
+    for name in ("mx1", "mx2"):
+        assert last_reply(submission(lab, lab[name], plain("bob", passwords["bob"])))[0] == 535
+        assert last_reply(submission(lab, lab[name], plain("alice", passwords["alice"])))[0] == 235
+        listed = lab[name].run("sasldblistusers2 -f /etc/sasldb2").stdout
+        assert f"alice@{lab[name].fqdn}: userPassword" in listed and "bob@" not in listed, listed
+
+
+def test_no_password_appears_in_output_or_logs(lab, fleet_users):
+    secrets_used = set(fleet_users["passwords"].values())
+    for output in fleet_users["outputs"]:
+        for password in secrets_used:
+            assert password not in output
+    for name in ("mx1", "mx2"):
+        for password in secrets_used:
+            found = lab[name].run(f"journalctl --no-pager -o cat | grep -cF -- {password}; "
+                                  f"grep -rlF -- {password} /var/log /etc /tmp /root 2>/dev/null", check=False).stdout
+            assert found.split() in (["0"], []), f"{password[:2]}... found on {name}: {found}"
+
+
+def corrupt_database_case(lab):
+    mx1 = lab["mx1"]
+    mx1.run("head -c 8192 /dev/urandom > /root/corrupt-sasldb2 && sha256sum /root/corrupt-sasldb2 > /root/corrupt.sum")
+    result = module_call("sasldb_users", {"path": "/root/corrupt-sasldb2", "link": None,
+                                          "users": [{"name": "carol", "password": "x-secret-1"}]})
+    assert mx1.run("sha256sum -c /root/corrupt.sum", check=False).returncode == 0, "corrupt database was touched"
+    return result
+
+
+@pytest.mark.parametrize("case, culprits", [
+    (lambda lab: module_call("sasldb_users", {"users": [{"name": "carol", "password": ""}]}), ["carol", "empty"]),
+    (lambda lab: module_call("sasldb_users", {"users": [{"name": "car ol", "password": "x-secret-1"}]}),
+     ["car ol"]),
+    (lambda lab: module_call("sasldb_users", {"users": [{"name": "carol@evil", "password": "x-secret-1"}]}),
+     ["carol@evil"]),
+    (corrupt_database_case, ["/root/corrupt-sasldb2"]),
+])
+def test_bad_input_is_refused_and_the_database_untouched(lab, case, culprits, fleet_users, unchanged):
+    before = lab["mx1"].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout
+    failed_with(case(lab), *culprits)
+    assert lab["mx1"].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout == before
