@@ -21,6 +21,7 @@ STATES = ('present', 'absent')
 # ASCII is allowed: SASL does no Unicode normalisation, so a non-ASCII name
 # might never match what a client sends. "@" would be taken for the realm
 # separator by Postfix, ":" and whitespace break Postfix's maps and logs.
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _NAME = re.compile(r'[A-Za-z0-9._+-]+\Z')
 _LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
 _REALM = re.compile(r'%s(?:\.%s)*\Z' % (_LABEL, _LABEL))
@@ -151,7 +152,7 @@ def _password(password, where):
         raise ValueError('%s: password must not contain a NUL character' % where)
     # No client can type them, and without line breaks no password can hide
     # across two lines of output (see secrets_in).
-    if any(ord(character) < 32 or ord(character) == 127 for character in password):
+    if _CONTROL.search(password):
         raise ValueError('%s: password must not contain control characters (line breaks, tabs, ...)' % where)
     return password.encode('utf-8')
 
