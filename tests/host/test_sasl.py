@@ -144,6 +144,21 @@ def test_no_password_appears_in_output_or_logs(lab, fleet_users):
             assert found.split() in (["0"], []), f"{password[:2]}... found on {name}: {found}"
 
 
+def test_a_database_written_by_saslpasswd2_is_read_and_kept(lab, mx):
+    # The Handbook's way first, then the module adds a user next to those.
+    scratch = "/root/handbook-sasldb2"
+    mx.run(f"rm -f {scratch} && for u in jean laure; do printf pw-$u | saslpasswd2 -p -c -f {scratch} "
+           f"-u {mx.fqdn} $u; done")
+    result = ansible([str(TOP / ".venv/bin/ansible"), mx.name, "-m", "mailforge.postfix.sasldb_users", "-a",
+                      f'{{"path": "{scratch}", "link": null, "group": "root", '
+                      f'"users": [{{"name": "sophie", "password": "pw-sophie"}}]}}'])
+    assert result.returncode == 0, result.stdout[-2000:]
+    listed = mx.run(f"sasldblistusers2 -f {scratch}").stdout
+    assert sorted(line.split(":")[0] for line in listed.splitlines()) == [
+        f"{name}@{mx.fqdn}" for name in ("jean", "laure", "sophie")], listed
+    mx.run(f"rm -f {scratch}")
+
+
 def corrupt_database_case(lab):
     mx1 = lab["mx1"]
     mx1.run("head -c 8192 /dev/urandom > /root/corrupt-sasldb2 && sha256sum /root/corrupt-sasldb2 > /root/corrupt.sum")
@@ -165,3 +180,19 @@ def test_bad_input_is_refused_and_the_database_untouched(lab, case, culprits, fl
     before = lab["mx1"].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout
     failed_with(case(lab), *culprits)
     assert lab["mx1"].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout == before
+
+
+@pytest.mark.parametrize("users_file, culprit", [
+    ({"sasl_users": [{"name": "carol", "password": ""}]}, "password must be a non-empty string"),
+    ({"sasl_users": [{"name": "carol", "password": "x-secret-2"}], "sasl_users_exclusiv": True},
+     "unknown key(s) sasl_users_exclusiv"),
+])
+def test_bad_users_file_through_the_playbook_changes_nothing(lab, tmp_path, fleet_users, users_file, culprit):
+    path = tmp_path / "users.yml"
+    path.write_text(yaml.safe_dump(users_file))
+    before = {name: lab[name].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout for name in ("mx1", "mx2")}
+    result = ansible([PLAYBOOK, "playbooks/sasl_users.yml", "-e", f"sasl_users_file={path}"])
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and culprit in output, output[-3000:]
+    assert "x-secret-2" not in output
+    assert before == {name: lab[name].run("sha256sum /var/spool/postfix/etc/sasldb2").stdout for name in ("mx1", "mx2")}
