@@ -32,6 +32,8 @@ def up(selected):
         list(pool.map(images.ensure, sorted({h.suite for h in everyone})))
     config.STATE.mkdir(parents=True, exist_ok=True)
     config.CONTROL_DIR.mkdir(parents=True, exist_ok=True)
+    # At a fixed path, like a real site's signature files on its controller.
+    shutil.copytree(config.SIGNATURES, config.STATE / "signatures", dirs_exist_ok=True)
     network.bridge_up()
     services.start(everyone)
     for host in wanted:

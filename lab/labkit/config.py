@@ -9,6 +9,8 @@ INVENTORY = PROJECT / "inventory" / "lab" / "hosts.yml"
 PACKAGES_FILE = LAB_DIR / "packages.txt"
 IMAGE_HOOK = LAB_DIR / "image-hook.sh"
 DNS_CONF = LAB_DIR / "dns.conf"
+# ClamAV signatures for the lab, published under STATE for the inventory.
+SIGNATURES = LAB_DIR / "signatures"
 
 # Images and the offline package pool survive across runs (outside the checkout);
 # running hosts and servers live under STATE and are removed by `lab down`.
