@@ -63,25 +63,34 @@ def test_clean_mail_is_delivered_with_the_scan_header(lab, mx, marker):
     assert "X-Virus-Scanned: clamav-milter" in headers and "X-Virus-Status: Clean" in headers, headers
 
 
+class Outage:
+    """Units stopped on both MX hosts, started again by restore() (or after the test)."""
+
+    def __init__(self, lab):
+        self.lab, self.units = lab, []
+
+    def __call__(self, unit):
+        for name in ("mx1", "mx2"):
+            self.lab[name].run(f"systemctl stop {unit}")
+        self.units.append(unit)
+
+    def restore(self):
+        while self.units:
+            unit = self.units.pop()
+            for name in ("mx1", "mx2"):
+                # Inside the lab's containers a unit started right after a stop
+                # can fail once on its old cgroup (status 219/CGROUP): retry.
+                self.lab[name].run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; "
+                                   f"systemctl is-active --quiet {unit}")
+        for name in ("mx1", "mx2"):
+            self.lab[name].run("for i in $(seq 50); do test -S /run/clamav/clamd.ctl && break; sleep 0.2; done")
+
+
 @pytest.fixture
 def stopped(lab):
-    """Stops a unit on both MX hosts for one test and starts it again afterwards."""
-    units = []
-
-    def stop(unit):
-        for name in ("mx1", "mx2"):
-            lab[name].run(f"systemctl stop {unit}")
-        units.append(unit)
-
-    yield stop
-    for unit in units:
-        for name in ("mx1", "mx2"):
-            # Inside the lab's containers a unit started right after a stop
-            # can fail once on its old cgroup (status 219/CGROUP): retry.
-            lab[name].run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; "
-                          f"systemctl is-active --quiet {unit}")
-    for name in ("mx1", "mx2"):
-        lab[name].run("for i in $(seq 50); do test -S /run/clamav/clamd.ctl && break; sleep 0.2; done")
+    outage = Outage(lab)
+    yield outage
+    outage.restore()
 
 
 # clamd is socket-activated: with only the service stopped, the next scan starts it again.
@@ -106,6 +115,7 @@ def test_outage_accepts_mail_when_configured_to(lab, marker, stopped):
         assert last_reply(send(lab, mx1, message(marker)))[0] == 250
         assert mx1.wait_for_file_containing("/var/mail/jean", marker)
     finally:
+        stopped.restore()
         restored = site_with({})
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert mx1.run("postconf -h milter_default_action").stdout.strip() == "tempfail"
