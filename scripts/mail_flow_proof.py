@@ -1,5 +1,7 @@
 """Shows, with real SMTP between lab hosts, that the converged fleet handles mail
 as the Handbook describes. Exits non-zero if any step does not hold."""
+import base64
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -44,6 +46,34 @@ def main():
     code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<x@elsewhere.test>",
                                                        "RCPT TO:<victim@foreign.test>"]))
     check(code == 554 and "Relay access denied" in text, f"outside -> mx1, relay to foreign.test refused: {code} {text}")
+
+    subject = f"demo-{uuid.uuid4().hex[:12]}"
+    code, text = last_reply(send(outside, mx1, "friend@elsewhere.test", "anna@partners.falcot.test", subject))
+    check(code == 250, f"outside -> mx1, to the virtual mailbox anna@partners.falcot.test: {code} {text}")
+    check(mx1.wait_for_file_containing("/var/mail/vhosts/partners.falcot.test/anna/new", subject),
+          "delivered as a maildir file under /var/mail/vhosts/partners.falcot.test/anna/new")
+
+    eicar = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
+    attachment = base64.encodebytes(eicar).decode()
+    infected = ("From: <friend@elsewhere.test>\nTo: <anna@partners.falcot.test>\nSubject: virus\n"
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+                "see attachment\n--b\nContent-Type: application/octet-stream; name=eicar.com\n"
+                f"Content-Transfer-Encoding: base64\n\n{attachment}--b--\n")
+    code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<friend@elsewhere.test>",
+                                                       "RCPT TO:<anna@partners.falcot.test>", {"data": infected}]))
+    check(code == 550 and "EICAR" in text, f"outside -> mx1, EICAR attachment rejected by ClamAV: {code} {text}")
+
+    credentials = os.environ.get("MAILFORGE_DEMO_SASL")
+    if credentials:
+        user, password = credentials.split(":", 1)
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        transcript = outside.smtp(mx2.address, [f"EHLO {outside.fqdn}", "STARTTLS", f"EHLO {outside.fqdn}",
+                                                f"AUTH PLAIN {token}", "MAIL FROM:<demo@falcot.test>",
+                                                "RCPT TO:<friend@elsewhere.test>"], port=587)
+        codes = [step["code"] for step in transcript]
+        check(235 in codes and codes[-1] == 250,
+              f"outside -> mx2:587, STARTTLS, AUTH PLAIN as {user} (rolled out by playbooks/sasl_users.yml), "
+              f"relay to elsewhere.test: {' '.join(map(str, codes[4:]))}")
     return 1 if failures else 0
 
 
