@@ -5,7 +5,9 @@ import subprocess
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
-SNAPSHOT = "find /etc/postfix /etc/aliases /etc/mailname -type f -print0 | sort -z | xargs -0 sha256sum"
+SNAPSHOT = (
+    "find /etc/postfix /etc/aliases /etc/mailname /etc/clamav /etc/postgrey /etc/default/postgrey -type f -print0 "
+    "| sort -z | xargs -0 sha256sum")
 
 
 def ansible(args):

@@ -1,0 +1,67 @@
+"""Handbook 11.1.4: postgrey answers Postfix's policy delegation protocol as configured.
+
+Spoken on each MX over loopback, where Postfix itself asks. How Postfix uses the
+answers (restriction classes, outage behaviour) is not wired yet (issue 4).
+"""
+import json
+import time
+import uuid
+
+import pytest
+
+from ansible_runs import failed_with, site_with
+
+ASK = r"""
+import json, socket, sys
+request = json.load(sys.stdin)
+with socket.create_connection(("127.0.0.1", 10023), timeout=10) as sock:
+    sock.sendall("".join(f"{k}={v}\n" for k, v in request.items()).encode() + b"\n")
+    reply = b""
+    while not reply.endswith(b"\n\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+print(reply.decode().strip())
+"""
+
+
+def ask(mx, client_address, sender, recipient):
+    request = {"request": "smtpd_access_policy", "protocol_state": "RCPT", "protocol_name": "ESMTP",
+               "client_address": client_address, "client_name": "unknown", "helo_name": "client.elsewhere.test",
+               "sender": sender, "recipient": recipient, "instance": uuid.uuid4().hex}
+    return mx.run(f"python3 -c '{ASK}'", stdin=json.dumps(request)).stdout.strip()
+
+
+@pytest.fixture(params=["mx1", "mx2"])
+def mx(request, lab):
+    return lab[request.param]
+
+
+def test_new_triplet_is_greylisted_then_accepted_after_the_delay(mx):
+    sender = f"{uuid.uuid4().hex[:10]}@elsewhere.test"
+    first = ask(mx, "198.18.0.100", sender, "jean@falcot.test")
+    assert first.startswith("action=DEFER_IF_PERMIT") and "Greylisted, please try again later" in first, first
+    assert ask(mx, "198.18.0.100", sender, "jean@falcot.test").startswith("action=DEFER_IF_PERMIT")
+    time.sleep(6)     # the lab's greylisting_delay is 5 s
+    retry = ask(mx, "198.18.0.100", sender, "jean@falcot.test")
+    assert retry.startswith("action=") and "DEFER" not in retry, retry
+
+
+@pytest.mark.parametrize("client, recipient", [
+    ("198.18.0.20", "jean@falcot.test"),          # office network, whitelisted client
+    ("198.18.0.100", "postmaster@falcot.test"),   # whitelisted recipient
+])
+def test_whitelisted_mail_is_not_greylisted(mx, client, recipient):
+    reply = ask(mx, client, f"{uuid.uuid4().hex[:10]}@elsewhere.test", recipient)
+    assert reply.startswith("action=") and "DEFER" not in reply, reply
+
+
+@pytest.mark.parametrize("extra_vars, culprits", [
+    ({"greylisting_whitelist_clients": ["not a host!"]}, ["not a host!"]),
+    ({"greylisting_whitelist_recipients": ["jean at falcot"]}, ["jean at falcot"]),
+    ({"greylisting_listen": "10023"}, ["greylisting_listen must be HOST:PORT"]),
+    ({"greylisting_outage": "maybe"}, ["greylisting_outage"]),
+])
+def test_bad_greylisting_settings_are_refused_and_nothing_changes(extra_vars, culprits, unchanged):
+    failed_with(site_with(extra_vars), *culprits)
