@@ -178,9 +178,10 @@ def plan(alias_domains, aliases, mailbox_domains, mailboxes, local_domains=(), m
     alias_triples = _keys(_pairs(aliases, 'targets', 'aliases', problems), alias_domains + mailbox_domains
                           + local_domains, 'domain this host receives mail for', 'alias', problems)
     alias_entries = []
+    mailbox_addresses = {mailbox.lower() for mailbox, _path in mailbox_entries}
     for address, value, _domain in alias_triples:
         targets = _targets(address, value, problems)
-        if address.lower() in (mailbox.lower() for mailbox, _path in mailbox_entries) \
+        if address.lower() in mailbox_addresses \
                 and address.lower() not in (target.lower() for target in targets):
             problems.append('mailbox %s would never receive mail: its alias sends everything to %s; list %s among '
                             'the targets to keep a copy' % (address, ', '.join(targets), address))

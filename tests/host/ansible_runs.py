@@ -18,8 +18,8 @@ def ansible(args):
     return subprocess.run(args, cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
 
 
-def module_call(module, arguments):
-    return ansible([str(TOP / ".venv/bin/ansible"), "mx1", "-m", f"mailforge.postfix.{module}",
+def module_call(module, arguments, host="mx1"):
+    return ansible([str(TOP / ".venv/bin/ansible"), host, "-m", f"mailforge.postfix.{module}",
                     "-a", json.dumps(arguments)])
 
 

@@ -149,9 +149,8 @@ def test_a_database_written_by_saslpasswd2_is_read_and_kept(lab, mx):
     scratch = "/root/handbook-sasldb2"
     mx.run(f"rm -f {scratch} && for u in jean laure; do printf pw-$u | saslpasswd2 -p -c -f {scratch} "
            f"-u {mx.fqdn} $u; done")
-    result = ansible([str(TOP / ".venv/bin/ansible"), mx.name, "-m", "mailforge.postfix.sasldb_users", "-a",
-                      f'{{"path": "{scratch}", "link": null, "group": "root", '
-                      f'"users": [{{"name": "sophie", "password": "pw-sophie"}}]}}'])
+    result = module_call("sasldb_users", {"path": scratch, "link": None, "group": "root",
+                                          "users": [{"name": "sophie", "password": "pw-sophie"}]}, host=mx.name)
     assert result.returncode == 0, result.stdout[-2000:]
     listed = mx.run(f"sasldblistusers2 -f {scratch}").stdout
     assert sorted(line.split(":")[0] for line in listed.splitlines()) == [
