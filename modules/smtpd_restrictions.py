@@ -86,6 +86,34 @@ options:
         read from the reference itself.
     type: dict
     default: {}
+  recipient_classes:
+    description:
+      - Per-recipient restriction classes (Debian Handbook 11.1.5), applied in
+        C(smtpd_recipient_restrictions). When given, the classes are managed whole, so live classes
+        (C(smtpd_restriction_classes)) that are no longer in O(classes) are removed, and
+        C(smtpd_restriction_classes) itself when no class is left.
+      - The lookup of O(recipient_classes.table), then the O(recipient_classes.default) class, are added
+        at the end of C(smtpd_recipient_restrictions), after the relay guard and every hard rejection,
+        so that greylisting never delays mail that would be refused anyway. The open relay guard then
+        checks the result as usual.
+    type: dict
+    suboptions:
+      table:
+        description: Reference of the recipient access table, for example C(hash:/etc/postfix/recipient_classes).
+        type: str
+        required: true
+      recipients:
+        description:
+          - Recipient address, C(user@) local part or domain (which also covers its subdomains) to a class
+            in O(classes) or an access(5) action such as C(OK) or a restriction such as
+            C(reject_unverified_sender). Keys that differ only in case are refused.
+          - The caller writes the table from these entries; RV(recipient_table) names it.
+        type: dict
+        default: {}
+      default:
+        description: Class for every recipient that the table does not decide; empty for none.
+        type: str
+        default: ''
   postfix_version:
     description:
       - The Postfix version to check against, for example C(3.7.11). By default it is read from the
@@ -173,6 +201,11 @@ restriction_warnings:
   sample:
     - "smtpd_helo_restrictions item 2 'reject_invalid_hostname': reject_invalid_hostname is the old name of
        reject_invalid_helo_hostname; Postfix 3.7.11 still accepts it, prefer reject_invalid_helo_hostname"
+recipient_table:
+  description: The table of O(recipient_classes) when it has recipients (the caller writes it), else null.
+  returned: when O(recipient_classes) is given
+  type: str
+  sample: lmdb:/etc/postfix/recipient_classes
 problems:
   description: Every problem found, when the task fails because of them.
   returned: failure
@@ -180,20 +213,39 @@ problems:
   elements: str
 """
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf
+from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf, restriction_classes
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import (
     Postconf, PostfixCommandError)
 from ansible_collections.mailforge.postfix.plugins.module_utils.smtpd_restrictions import (
-    RestrictionError, validate)
+    CLASSES_PARAMETER, RestrictionError, validate)
 
 
-def check(postconf, lists, classes=None, tables=None, table_actions=None, postfix_version=None):
+def check(postconf, lists, classes=None, tables=None, table_actions=None, postfix_version=None,
+          recipient_classes=None):
     """Validate on the host behind ``postconf``; return the module result or raise RestrictionError.
 
     ``postconf`` is only asked for what the input needs: the version unless it
-    is given, and the parameter names when there are classes.
+    is given, the parameter names when there are classes, and the live class
+    names when ``recipient_classes`` says that the classes are managed whole.
     """
+    classes = classes or {}
+    tables = list(tables or ())
+    table_actions = dict(table_actions or {})
+    recipient_table = None
+    if recipient_classes is not None:
+        lists, recipient_table, class_actions, problems = restriction_classes.apply(
+            lists, classes, recipient_classes)
+        if recipient_table in tables:
+            problems.append('recipient_classes: table %s is also one of the access tables; give it its own '
+                            'name' % recipient_table)
+        if problems:
+            raise RestrictionError(problems)
+        if recipient_table:
+            tables.append(recipient_table)
+            table_actions.update(class_actions)
     version = postfix_version or postconf.value('mail_version')
     names = main_cf.parse_parameters(postconf.defaults()).keys() if classes else ()
     try:
@@ -201,7 +253,19 @@ def check(postconf, lists, classes=None, tables=None, table_actions=None, postfi
     except RestrictionError as error:
         error.postfix_version = version
         raise
-    return dict(changed=False, parameters=parameters, postfix_version=version, restriction_warnings=warnings)
+    result = dict(changed=False, parameters=parameters, postfix_version=version, restriction_warnings=warnings)
+    if recipient_classes is not None:
+        parameters.update(stale_classes(postconf.value(CLASSES_PARAMETER), classes))
+        result['recipient_table'] = recipient_table
+    return result
+
+
+def stale_classes(live, classes):
+    """Parameters that remove the live classes no longer defined (and the class list when none is left)."""
+    gone = {name: None for name in re.split(r'[\s,]+', live) if name and name not in classes}
+    if not classes:
+        gone[CLASSES_PARAMETER] = None
+    return gone
 
 
 def main():
@@ -213,16 +277,21 @@ def main():
             tables=dict(type='list', elements='str', default=[]),
             table_actions=dict(type='dict', default={}),
             postfix_version=dict(type='str'),
+            recipient_classes=dict(type='dict', options=dict(
+                table=dict(type='str', required=True),
+                recipients=dict(type='dict', default={}),
+                default=dict(type='str', default=''),
+            )),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    needs_postconf = not params['postfix_version'] or params['classes']
+    needs_postconf = not params['postfix_version'] or params['classes'] or params['recipient_classes']
     binary = module.get_bin_path('postconf', required=True) if needs_postconf else 'postconf'
     postconf = Postconf(module.run_command, binary, params['config_dir'])
     try:
         result = check(postconf, params['lists'], params['classes'], params['tables'], params['table_actions'],
-                       params['postfix_version'])
+                       params['postfix_version'], params['recipient_classes'])
     except RestrictionError as error:
         for warning in error.warnings:
             module.warn(warning)
