@@ -6,8 +6,8 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
 SNAPSHOT = (
-    "find /etc/postfix /etc/aliases /etc/mailname /etc/clamav /etc/postgrey /etc/default/postgrey -type f -print0 "
-    "| sort -z | xargs -0 sha256sum")
+    "find /etc/postfix /etc/aliases /etc/mailname /etc/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
+    "/etc/systemd/system/sqlgrey.service -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum")
 
 
 def ansible(args):
@@ -23,8 +23,9 @@ def module_call(module, arguments, host="mx1"):
                     "-a", json.dumps(arguments)])
 
 
-def site_with(extra_vars):
-    return ansible([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", "mx1",
+def site_with(extra_vars, limit="mx1"):
+    """site.yml with extra variables, on mx1 alone unless ``limit`` says otherwise (None: every host)."""
+    return ansible([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", *(["--limit", limit] if limit else []),
                     "-e", json.dumps(extra_vars)])
 
 

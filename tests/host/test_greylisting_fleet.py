@@ -1,0 +1,86 @@
+"""Fleet mode (issue 4): both MX hosts run sqlgrey with one PostgreSQL database on greydb.
+
+The lab runs postgrey by default. The module fixture switches both MX hosts to
+sqlgrey with site.yml and back to postgrey at the end, so the tests here run in
+file order. Real SMTP from `outside`.
+"""
+import time
+import uuid
+
+import pytest
+
+from ansible_runs import failed_with, site_with
+from labkit.remote import last_reply
+
+FLEET = {"greylisting_backend": "sqlgrey", "greylisting_whitelist_recipients": []}
+GREYLISTED = "greylisted@falcot.test"
+LAB_DELAY = 5
+
+
+def mail(lab, mx, marker, mail_from):
+    outside = lab["outside"]
+    text = f"From: <{mail_from}>\nTo: <{GREYLISTED}>\nSubject: {marker}\nMessage-ID: <{marker}@lab.test>\n\n{marker}\n"
+    return outside.smtp(mx.address, [f"EHLO {outside.fqdn}", f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{GREYLISTED}>",
+                                     {"data": text}])
+
+
+def sender():
+    return f"f{uuid.uuid4().hex[:12]}@elsewhere.test"
+
+
+@pytest.mark.parametrize("extra_vars, culprits", [
+    # Nothing listens on that port of greydb.
+    ({"greylisting_sql_port": 5999}, ["PostgreSQL server 198.18.0.40:5999 unreachable"]),
+    ({"greylisting_sql_password": "wrong-password-0123456789"}, ["password authentication failed", "28P01"]),
+    ({"greylisting_sql_host": "not a host"}, ["greylisting_sql_host must be a host name or an IP address"]),
+    ({"greylisting_whitelist_recipients": ["postmaster@"]}, ["sqlgrey has no recipient whitelist"]),
+])
+def test_unusable_fleet_settings_are_refused_and_nothing_changes(extra_vars, culprits, unchanged):
+    failed_with(site_with({**FLEET, **extra_vars}), *culprits)
+
+
+@pytest.fixture(scope="module")
+def fleet(lab):
+    switched = site_with(FLEET, limit=None)
+    try:
+        assert switched.returncode == 0, switched.stdout[-4000:]
+        yield lab
+    finally:
+        restored = site_with({}, limit=None)
+    assert restored.returncode == 0, restored.stdout[-4000:]
+    for name in ("mx1", "mx2"):
+        assert lab[name].run("systemctl is-active postgrey").stdout.strip() == "active"
+        assert lab[name].run("systemctl is-active sqlgrey", check=False).stdout.strip() == "inactive"
+
+
+def test_fleet_runs_sqlgrey_instead_of_postgrey(fleet):
+    for name in ("mx1", "mx2"):
+        mx = fleet[name]
+        assert mx.run("systemctl is-active sqlgrey").stdout.strip() == "active"
+        assert mx.run("systemctl is-active postgrey", check=False).stdout.strip() == "inactive"
+        assert "db_pass" in mx.run("cat /etc/sqlgrey/sqlgrey.conf").stdout
+        assert mx.run("stat -c '%U:%G %a' /etc/sqlgrey/sqlgrey.conf").stdout.strip() == "root:sqlgrey 640"
+
+
+def test_greylisted_on_mx1_is_accepted_on_mx2(fleet, marker):
+    mx1, mx2, mail_from = fleet["mx1"], fleet["mx2"], sender()
+    transcript = mail(fleet, mx1, marker, mail_from)
+    code, text = transcript[-1]["code"], transcript[-1]["text"]
+    assert transcript[-1]["send"].startswith("RCPT TO") and code == 450 and "Greylisted" in text, transcript
+    time.sleep(LAB_DELAY + 1)
+    transcript = mail(fleet, mx2, marker, mail_from)
+    assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
+    assert mx2.wait_for_file_containing("/var/mail/jean", marker)
+
+
+def test_an_early_retry_on_the_other_mx_is_still_deferred(fleet, marker):
+    mail_from = sender()
+    assert mail(fleet, fleet["mx2"], marker, mail_from)[-1]["code"] == 450
+    assert mail(fleet, fleet["mx1"], marker, mail_from)[-1]["code"] == 450
+
+
+def test_second_fleet_converge_changes_nothing(fleet):
+    again = site_with(FLEET, limit=None)
+    assert again.returncode == 0, again.stdout[-4000:]
+    recap = again.stdout[again.stdout.index("PLAY RECAP"):]
+    assert all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
