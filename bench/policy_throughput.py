@@ -2,11 +2,12 @@
 
 Lab-only tool. The load generator (bench/policy_load.py, standard library only) is sent to
 the lab host's python3 over ssh and speaks Postfix's SMTPD access policy delegation protocol
-to the services over loopback there, so ssh is not in the numbers. By default: postgrey on
-127.0.0.1:10023 of mx1 (the baseline) and sqlgrey on 127.0.0.1:2501, the fleet backend; a
-service that does not answer is reported as not running and its column is skipped.
+to the service over loopback there (greylisting_listen, 127.0.0.1:10023), so ssh is not in
+the numbers. Only one backend answers there at a time, so the bench converges the lab with
+site.yml to postgrey (the baseline), measures, converges to sqlgrey (fleet mode, state in
+greydb's PostgreSQL over the lab network), measures, and leaves the lab on postgrey.
 
-All numbers come from one run, cases interleaved between the services: for each service,
+All numbers come from one run: for each service,
 {new, known} triplets x {1, --concurrency} connections, each case stopped at --requests
 requests or --seconds seconds, whichever comes first. Printed side by side: requests per
 second, p50 and p99 latency, requests, errors, and the ratio of each service's requests per
@@ -41,7 +42,9 @@ sys.path.insert(0, str(TOP / "bench"))
 import policy_load  # noqa: E402
 
 GENERATOR = TOP / "bench" / "policy_load.py"
-DEFAULT_SERVICES = [("postgrey", "127.0.0.1", 10023), ("sqlgrey", "127.0.0.1", 2501)]
+# The greylisting backends, as site.yml extra variables; the first is the baseline.
+BACKENDS = [("postgrey", {}),
+            ("sqlgrey", {"greylisting_backend": "sqlgrey", "greylisting_whitelist_recipients": []})]
 
 
 def generator_command(services, requests, seconds, concurrency, known, timeout):
@@ -145,14 +148,27 @@ def render(report, title):
     return "\n".join(line.rstrip() for line in lines)
 
 
+def ansible_env():
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return env
+
+
+def converge(extra_vars):
+    """site.yml on every lab host with ``extra_vars``; exits on failure."""
+    result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "-e", json.dumps(extra_vars)],
+                            cwd=TOP, env=ansible_env(), capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        sys.exit(f"site.yml -e {json.dumps(extra_vars)} failed:\n{result.stdout[-3000:]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reuse", action="store_true", help="the lab is already up and converged with site.yml")
+    parser.add_argument("--reuse", action="store_true", help="the lab is already up (and converged with site.yml)")
     parser.add_argument("--host", default="mx1", help="lab host to measure on (default mx1)")
-    parser.add_argument("--service", action="append", type=policy_load.parse_service, dest="services",
-                        metavar="NAME=HOST:PORT",
-                        help="policy service as seen from the host, repeatable; the first is the baseline "
-                             "(default: postgrey=127.0.0.1:10023 sqlgrey=127.0.0.1:2501)")
+    parser.add_argument("--listen", type=lambda text: policy_load.parse_service("x=" + text)[1:],
+                        default=("127.0.0.1", 10023), metavar="HOST:PORT",
+                        help="greylisting_listen of the lab (default 127.0.0.1:10023)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per case at most (default 2000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per case at most (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections (default 8)")
@@ -170,31 +186,36 @@ def main():
         sys.exit("--known must be between 1 and 1000")
     if not 0 < args.timeout <= 60:
         sys.exit("--timeout must be more than 0 and at most 60")
-    services = args.services or DEFAULT_SERVICES
-    if len({name for name, _, _ in services}) != len(services):
-        sys.exit("--service names must be distinct")
 
     from labkit.remote import lab_hosts
 
     if not args.reuse:
         subprocess.run([str(TOP / "lab/lab"), "up"], check=True)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-        env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        converge = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml"], cwd=TOP, env=env,
-                                  capture_output=True, text=True, timeout=1800)
-        if converge.returncode != 0:
-            sys.exit(f"site.yml failed:\n{converge.stdout[-3000:]}")
     lab = lab_hosts()
     if args.host not in lab:
         sys.exit(f"no lab host {args.host!r}; the lab has {', '.join(sorted(lab))}")
     host = lab[args.host]
 
-    command = generator_command(services, args.requests, args.seconds, args.concurrency, args.known, args.timeout)
-    bound = time_bound(services, args.seconds, args.concurrency, args.known, args.timeout)
-    result = host.run(command, check=False, stdin=GENERATOR.read_text(), timeout=bound)
-    if result.returncode != 0:
-        sys.exit(f"{host.name}: the load generator exited {result.returncode}:\n{result.stderr[-3000:]}")
-    report = json.loads(result.stdout)
+    # One backend answers on greylisting_listen at a time: converge to each in
+    # turn and measure it, then leave the lab on postgrey, its default.
+    report = None
+    try:
+        for name, extra_vars in BACKENDS:
+            converge(extra_vars)
+            services = [(name, *args.listen)]
+            command = generator_command(services, args.requests, args.seconds, args.concurrency, args.known,
+                                        args.timeout)
+            bound = time_bound(services, args.seconds, args.concurrency, args.known, args.timeout)
+            result = host.run(command, check=False, stdin=GENERATOR.read_text(), timeout=bound)
+            if result.returncode != 0:
+                sys.exit(f"{host.name}: the load generator exited {result.returncode}:\n{result.stderr[-3000:]}")
+            measured = json.loads(result.stdout)
+            if report is None:
+                report = measured
+            else:
+                report["services"] += measured["services"]
+    finally:
+        converge({})
     report["host"] = host.name
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ as the Handbook describes. Exits non-zero if any step does not hold."""
 import base64
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -62,6 +63,15 @@ def main():
     code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<friend@elsewhere.test>",
                                                        "RCPT TO:<anna@partners.falcot.test>", {"data": infected}]))
     check(code == 550 and "EICAR" in text, f"outside -> mx1, EICAR attachment rejected by ClamAV: {code} {text}")
+
+    # greylisted@falcot.test is in the lab's "greylisting" restriction class.
+    subject, sender = f"demo-{uuid.uuid4().hex[:12]}", f"grey-{uuid.uuid4().hex[:8]}@elsewhere.test"
+    transcript = send(outside, mx1, sender, "greylisted@falcot.test", subject)
+    code, text = last_reply(transcript)
+    check(code == 450 and "Greylisted" in text, f"outside -> mx1, to greylisted@falcot.test, first try: {code} {text}")
+    time.sleep(6)   # the lab's greylisting_delay is 5 s
+    code, text = last_reply(send(outside, mx1, sender, "greylisted@falcot.test", subject))
+    check(code == 250, f"the same sender retries 6 s later: {code} {text}")
 
     credentials = os.environ.get("MAILFORGE_DEMO_SASL")
     if credentials:

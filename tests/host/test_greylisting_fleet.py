@@ -4,16 +4,20 @@ The lab runs postgrey by default. The module fixture switches both MX hosts to
 sqlgrey with site.yml and back to postgrey at the end, so the tests here run in
 file order. Real SMTP from `outside`.
 """
+import shlex
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from ansible_runs import failed_with, site_with
 from labkit.remote import last_reply
 
+PASSWORD_FILE = Path("/var/lib/mailforge-lab/secrets/greylist-db")   # inventory/lab/group_vars/all.yml
 FLEET = {"greylisting_backend": "sqlgrey", "greylisting_whitelist_recipients": []}
 GREYLISTED = "greylisted@falcot.test"
+FLEET_RUNS = []     # output of every site.yml run that switched to fleet mode
 LAB_DELAY = 5
 
 
@@ -44,6 +48,7 @@ def fleet(lab):
     switched = site_with(FLEET, limit=None)
     try:
         assert switched.returncode == 0, switched.stdout[-4000:]
+        FLEET_RUNS.append(switched.stdout + switched.stderr)
         yield lab
     finally:
         restored = site_with({}, limit=None)
@@ -81,6 +86,17 @@ def test_an_early_retry_on_the_other_mx_is_still_deferred(fleet, marker):
 
 def test_second_fleet_converge_changes_nothing(fleet):
     again = site_with(FLEET, limit=None)
+    FLEET_RUNS.append(again.stdout + again.stderr)
     assert again.returncode == 0, again.stdout[-4000:]
     recap = again.stdout[again.stdout.index("PLAY RECAP"):]
     assert all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
+
+
+def test_the_database_password_shows_nowhere(fleet):
+    password = PASSWORD_FILE.read_text().strip()
+    assert len(password) >= 16
+    assert FLEET_RUNS and not any(password in output for output in FLEET_RUNS)
+    for name in ("mx1", "mx2", "greydb"):
+        found = fleet[name].run(f"journalctl --no-pager -q | grep -cF {shlex.quote(password)}; "
+                                f"grep -rlF {shlex.quote(password)} /var/log /tmp /root", check=False).stdout
+        assert found.split() == ["0"], f"{name}: the password is in {found}"
