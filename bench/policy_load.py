@@ -319,6 +319,22 @@ def parse_service(text):
     return name, host.strip("[]"), int(port)
 
 
+# Every load loop is bounded: counts from 1, durations above 0.
+BOUNDS = (("requests", 1, 1_000_000), ("seconds", 0, 3600), ("concurrency", 1, 256), ("known", 1, 1000),
+          ("timeout", 0, 60))
+
+
+def bounds_problem(args):
+    """Why the load bounds in ``args`` are refused, or None."""
+    for name, low, high in BOUNDS:
+        value = getattr(args, name)
+        if low == 0 and not 0 < value <= high:
+            return f"--{name} must be more than 0 and at most {high}"
+        if low == 1 and not 1 <= value <= high:
+            return f"--{name} must be between 1 and {high}"
+    return None
+
+
 def measure(services, requests, seconds, concurrency, known_count, timeout, run_id, log=None, settle=0.0):
     """Every case, services interleaved (each case runs on every service before the next case).
 
@@ -382,16 +398,9 @@ def main(argv=None):
                         help="seconds to wait after the warm-up before asking the known triplets again "
                              "(the greylisting delay and a little more; default 0: no second warm-up)")
     args = parser.parse_args(argv)
-    if not 1 <= args.requests <= 1_000_000:
-        parser.error("--requests must be between 1 and 1000000")
-    if not 0 < args.seconds <= 3600:
-        parser.error("--seconds must be more than 0 and at most 3600")
-    if not 1 <= args.concurrency <= 256:
-        parser.error("--concurrency must be between 1 and 256")
-    if not 1 <= args.known <= 1000:
-        parser.error("--known must be between 1 and 1000")
-    if not 0 < args.timeout <= 60:
-        parser.error("--timeout must be more than 0 and at most 60")
+    problem = bounds_problem(args)
+    if problem:
+        parser.error(problem)
     run_id = args.run_id or new_run_id()
     if not (run_id.isascii() and run_id.isalpha() and run_id.islower()):
         parser.error("--run-id must be lowercase letters only")

@@ -180,16 +180,9 @@ def main():
                              "(the lab's greylisting_delay is 5 s; default 6)")
     parser.add_argument("--json", type=Path, help="also write the raw results to this file")
     args = parser.parse_args()
-    if not 1 <= args.requests <= 1_000_000:
-        sys.exit("--requests must be between 1 and 1000000")
-    if not 0 < args.seconds <= 3600:
-        sys.exit("--seconds must be more than 0 and at most 3600")
-    if not 1 <= args.concurrency <= 256:
-        sys.exit("--concurrency must be between 1 and 256")
-    if not 1 <= args.known <= 1000:
-        sys.exit("--known must be between 1 and 1000")
-    if not 0 < args.timeout <= 60:
-        sys.exit("--timeout must be more than 0 and at most 60")
+    problem = policy_load.bounds_problem(args)
+    if problem:
+        parser.error(problem)
 
     from labkit.remote import lab_hosts
 

@@ -1,7 +1,8 @@
 """Handbook 11.1.4: postgrey answers Postfix's policy delegation protocol as configured.
 
 Spoken on each MX over loopback, where Postfix itself asks. How Postfix uses the
-answers (restriction classes, outage behaviour) is not wired yet (issue 4).
+answers (restriction classes, outage behaviour) is tested with SMTP in
+test_restriction_classes.py, fleet mode in test_greylisting_fleet.py.
 """
 import json
 import time

@@ -1,5 +1,6 @@
 """bench/policy_throughput's load generator: request formatting, response parsing, percentiles,
 triplets, and whole runs against a fake policy service on 127.0.0.1 (no lab needed)."""
+import argparse
 import ipaddress
 import json
 import re
@@ -318,3 +319,17 @@ def test_time_bound_covers_every_case():
 ])
 def test_what_counts_as_a_greylisting_answer(keyword, greylisting):
     assert policy_throughput.deferred(keyword) is greylisting
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({}, None),
+    ({"requests": 0}, "--requests must be between 1 and 1000000"),
+    ({"seconds": 0}, "--seconds must be more than 0 and at most 3600"),
+    ({"concurrency": 257}, "--concurrency must be between 1 and 256"),
+    ({"known": 1001}, "--known must be between 1 and 1000"),
+    ({"timeout": 61}, "--timeout must be more than 0 and at most 60"),
+])
+def test_load_bounds(change, problem):
+    args = argparse.Namespace(**{"requests": 2000, "seconds": 20.0, "concurrency": 8, "known": 10, "timeout": 5.0,
+                                 **change})
+    assert policy_load.bounds_problem(args) == problem
