@@ -13,13 +13,9 @@ smtpd_recipient_restrictions and checks the table's keys; everything else
 
 from __future__ import annotations
 
-import re
+from ansible_collections.mailforge.postfix.plugins.module_utils.mail_names import LOCAL_PART, is_domain
 
 RECIPIENT_LIST = 'smtpd_recipient_restrictions'
-
-_LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
-_DOMAIN = re.compile(r'^(?:%s\.)*%s$' % (_LABEL, _LABEL))
-_LOCAL_PART = re.compile(r'^[A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+$')
 
 
 def key_problem(key):
@@ -33,13 +29,13 @@ def key_problem(key):
         return 'is not a recipient address, user@ or domain'
     local, at, domain = key.rpartition('@')
     if not at:
-        return None if _DOMAIN.match(key) else 'is not a domain name'
+        return None if is_domain(key) else 'is not a domain name'
     if not local:
         return ('is a bare @domain, which access(5) does not look up; use the domain itself'
                 if domain else 'is not a recipient address, user@ or domain')
-    if not _LOCAL_PART.match(local) or local.startswith('.') or local.endswith('.') or '..' in local:
+    if not LOCAL_PART.match(local):
         return 'has an invalid local part'
-    if domain and not _DOMAIN.match(domain):
+    if domain and not is_domain(domain):
         return 'has an invalid domain'
     return None
 
@@ -68,42 +64,28 @@ def model_problems(recipients, default, classes):
     return problems
 
 
-def hook_items(table_ref, recipients, default):
-    """The recipient-list items that apply the model: the table lookup, then the default class."""
-    items = []
-    if recipients:
-        items.append('check_recipient_access %s' % table_ref)
-    if default:
-        items.append(default)
-    return items
+def apply(lists, classes, tables, table_actions, model):
+    """(lists, tables, table_actions, table ref or None, problems) with the model added.
 
-
-def with_hook(items, hook):
-    """``items`` then ``hook``.
-
-    Classes come last, after the relay guard and every hard rejection of the
-    list, so that greylisting never delays mail that would be refused anyway
-    and a permissive class cannot skip those checks.
-    """
-    return list(items) + list(hook)
-
-
-def apply(lists, classes, model):
-    """(lists with the hook in the recipient list, table ref, table actions, problems).
-
-    ``model`` is {table, recipients, default}. Nothing is added when the model
-    is empty.
+    ``model`` is {table, recipients, default}. The table lookup, then the
+    default class, come last in the recipient list: after the relay guard and
+    every hard rejection, so that greylisting never delays mail that would be
+    refused anyway and a permissive class cannot skip those checks. Nothing is
+    added when the model is empty.
     """
     recipients = model.get('recipients') or {}
     default = model.get('default') or ''
+    table = model.get('table') if recipients else None
     problems = model_problems(recipients, default, classes or {})
+    if table and table in tables:
+        problems.append('recipient_classes: table %s is also one of the access tables; give it its own name' % table)
     if problems:
-        return lists, None, {}, problems
-    hook = hook_items(model.get('table'), recipients, default)
+        return lists, tables, table_actions, None, problems
+    hook = (['check_recipient_access %s' % table] if table else []) + ([default] if default else [])
     if not hook:
-        return lists, None, {}, []
-    lists = dict(lists)
-    lists[RECIPIENT_LIST] = with_hook(lists.get(RECIPIENT_LIST, []), hook)
-    actions = sorted(set(action.strip() for action in recipients.values()))
-    table_actions = {model['table']: actions} if recipients else {}
-    return lists, model['table'] if recipients else None, table_actions, []
+        return lists, tables, table_actions, None, []
+    lists = dict(lists, **{RECIPIENT_LIST: list(lists.get(RECIPIENT_LIST, [])) + hook})
+    if table:
+        tables = list(tables) + [table]
+        table_actions = dict(table_actions, **{table: sorted(set(action.strip() for action in recipients.values()))})
+    return lists, tables, table_actions, table, []

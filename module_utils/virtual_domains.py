@@ -14,11 +14,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-# RFC 5322 atext without the characters that Postfix treats as routing
-# ("%", "!") or that break a table line or an alias list ("|", ",", quotes).
-_ATOM = r"[A-Za-z0-9#$&*+/=?^_`{}~-]+"
-_LOCAL_PART = re.compile(r'^%s(?:\.%s)*$' % (_ATOM, _ATOM))
-_LABEL = re.compile(r'^(?!-)[a-z0-9-]{1,63}(?<!-)$')
+from ansible_collections.mailforge.postfix.plugins.module_utils.mail_names import (
+    LOCAL_PART, is_domain, split_address)
+
 _MAILBOX_PATH = re.compile(r'^[A-Za-z0-9._+@=-]+(?:/[A-Za-z0-9._+@=-]+)*/?$')
 ROLE_ADDRESSES = ('postmaster',)
 
@@ -31,28 +29,12 @@ class VirtualDomainsError(Exception):
         super().__init__('virtual domains refused, nothing changed: ' + '; '.join(problems))
 
 
-def is_domain(name):
-    if not isinstance(name, str) or len(name) > 253 or '.' not in name:
-        return False
-    return all(_LABEL.match(label) for label in name.lower().split('.'))
-
-
-def split_address(address):
-    """(local part, domain) of ``local@domain`` or ``@domain``; None when it is neither."""
-    if not isinstance(address, str) or address.count('@') != 1:
-        return None
-    local, domain = address.split('@')
-    if (local and not _LOCAL_PART.match(local)) or not is_domain(domain):
-        return None
-    return local, domain.lower()
-
-
 def _is_target(target):
     """A forwarding target: a full address, or a bare local name that Postfix completes with $myorigin."""
     if not isinstance(target, str):
         return False
     if '@' not in target:
-        return bool(_LOCAL_PART.match(target))
+        return bool(LOCAL_PART.match(target))
     parts = split_address(target)
     return bool(parts and parts[0])
 

@@ -213,14 +213,12 @@ problems:
   elements: str
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf, restriction_classes
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import (
     Postconf, PostfixCommandError)
 from ansible_collections.mailforge.postfix.plugins.module_utils.smtpd_restrictions import (
-    CLASSES_PARAMETER, RestrictionError, validate)
+    CLASSES_PARAMETER, RestrictionError, tokens, validate)
 
 
 def check(postconf, lists, classes=None, tables=None, table_actions=None, postfix_version=None,
@@ -232,20 +230,14 @@ def check(postconf, lists, classes=None, tables=None, table_actions=None, postfi
     names when ``recipient_classes`` says that the classes are managed whole.
     """
     classes = classes or {}
-    tables = list(tables or ())
-    table_actions = dict(table_actions or {})
+    tables = tables or []
+    table_actions = table_actions or {}
     recipient_table = None
     if recipient_classes is not None:
-        lists, recipient_table, class_actions, problems = restriction_classes.apply(
-            lists, classes, recipient_classes)
-        if recipient_table in tables:
-            problems.append('recipient_classes: table %s is also one of the access tables; give it its own '
-                            'name' % recipient_table)
+        lists, tables, table_actions, recipient_table, problems = restriction_classes.apply(
+            lists, classes, tables, table_actions, recipient_classes)
         if problems:
             raise RestrictionError(problems)
-        if recipient_table:
-            tables.append(recipient_table)
-            table_actions.update(class_actions)
     version = postfix_version or postconf.value('mail_version')
     names = main_cf.parse_parameters(postconf.defaults()).keys() if classes else ()
     try:
@@ -262,7 +254,7 @@ def check(postconf, lists, classes=None, tables=None, table_actions=None, postfi
 
 def stale_classes(live, classes):
     """Parameters that remove the live classes no longer defined (and the class list when none is left)."""
-    gone = {name: None for name in re.split(r'[\s,]+', live) if name and name not in classes}
+    gone = {name: None for name in tokens(live)[0] if name not in classes}
     if not classes:
         gone[CLASSES_PARAMETER] = None
     return gone

@@ -37,24 +37,28 @@ def test_recipient_keys(key, problem):
 
 
 def test_empty_model_changes_nothing():
-    assert apply(LISTS, {}, {'table': TABLE, 'recipients': {}, 'default': ''}) == (LISTS, None, {}, [])
+    assert apply(LISTS, {}, [], {}, {'table': TABLE, 'recipients': {}, 'default': ''}) == (LISTS, [], {}, None, [])
 
 
 def test_handbook_model():
-    lists, table, actions, problems = apply(LISTS, HANDBOOK_CLASSES,
-                                            {'table': TABLE, 'recipients': HANDBOOK_TABLE, 'default': 'permissive'})
+    access = 'hash:/etc/postfix/access_helo'
+    lists, tables, actions, table, problems = apply(
+        LISTS, HANDBOOK_CLASSES, [access], {access: ['REJECT']},
+        {'table': TABLE, 'recipients': HANDBOOK_TABLE, 'default': 'permissive'})
     assert problems == []
     assert table == TABLE
+    assert tables == [access, TABLE]
     assert lists['smtpd_recipient_restrictions'] == [
         'permit_mynetworks', 'reject_unauth_destination', 'reject_unlisted_recipient',
         'check_recipient_access ' + TABLE, 'permissive']
     assert lists['smtpd_relay_restrictions'] == RELAY
-    assert actions == {TABLE: ['OK', 'greylisting', 'reject_unverified_sender']}
+    assert actions == {access: ['REJECT'], TABLE: ['OK', 'greylisting', 'reject_unverified_sender']}
 
 
 def test_default_class_alone_needs_no_table():
-    lists, table, actions, problems = apply(LISTS, HANDBOOK_CLASSES, {'table': TABLE, 'default': 'greylisting'})
-    assert (table, actions, problems) == (None, {}, [])
+    lists, tables, actions, table, problems = apply(LISTS, HANDBOOK_CLASSES, [], {},
+                                                    {'table': TABLE, 'default': 'greylisting'})
+    assert (tables, actions, table, problems) == ([], {}, None, [])
     assert lists['smtpd_recipient_restrictions'][-1] == 'greylisting'
 
 
@@ -71,7 +75,7 @@ def test_default_class_alone_needs_no_table():
 ])
 def test_model_problems(recipients, default, problem):
     model = {'table': TABLE, 'recipients': recipients, 'default': default}
-    assert apply(LISTS, HANDBOOK_CLASSES, model)[3] == [problem]
+    assert apply(LISTS, HANDBOOK_CLASSES, [], {}, model)[4] == [problem]
 
 
 @pytest.mark.parametrize('live, classes, expected', [
