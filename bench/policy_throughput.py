@@ -29,7 +29,6 @@ measures itself more than the service.
 """
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -40,6 +39,7 @@ sys.path.insert(0, str(TOP / "lab"))
 sys.path.insert(0, str(TOP / "bench"))
 
 import policy_load  # noqa: E402
+from labkit.run import project_ansible_env  # noqa: E402
 
 GENERATOR = TOP / "bench" / "policy_load.py"
 # The greylisting backends, as site.yml extra variables; the first is the baseline.
@@ -149,16 +149,10 @@ def render(report, title):
     return "\n".join(line.rstrip() for line in lines)
 
 
-def ansible_env():
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return env
-
-
 def converge(extra_vars):
     """site.yml on every lab host with ``extra_vars``; exits on failure."""
     result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "-e", json.dumps(extra_vars)],
-                            cwd=TOP, env=ansible_env(), capture_output=True, text=True, timeout=1800)
+                            cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         sys.exit(f"site.yml -e {json.dumps(extra_vars)} failed:\n{result.stdout[-3000:]}")
 

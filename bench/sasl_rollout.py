@@ -10,7 +10,6 @@ Ratios are printed against the saslpasswd2 loop (targets: at least 100 times fas
 re-run at most 2 s per host).
 """
 import argparse
-import os
 import re
 import secrets
 import shlex
@@ -26,6 +25,7 @@ TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "lab"))
 
 from labkit.remote import lab_hosts  # noqa: E402
+from labkit.run import project_ansible_env  # noqa: E402
 
 DATABASE = "/var/spool/postfix/etc/sasldb2"
 SCRATCH = "/root/bench-saslpasswd2"
@@ -33,17 +33,11 @@ TARGET_SPEEDUP = 100
 TARGET_UNCHANGED_SECONDS = 2.0
 
 
-def ansible_env(**extra):
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **extra)
-    return env
-
-
 def rollout(users_file, hosts, **env):
     started = time.monotonic()
     result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "playbooks/sasl_users.yml",
                              "-e", f"sasl_users_file={users_file}", "-e", f"sasl_users_hosts={hosts}"],
-                            cwd=TOP, env=ansible_env(**env), capture_output=True, text=True, timeout=1800)
+                            cwd=TOP, env=project_ansible_env(**env), capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         sys.exit(f"rollout failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
@@ -100,7 +94,7 @@ def main():
     if not args.reuse:
         subprocess.run([str(TOP / "lab/lab"), "up"], check=True)
         converge = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml"], cwd=TOP,
-                                  env=ansible_env(), capture_output=True, text=True, timeout=1800)
+                                  env=project_ansible_env(), capture_output=True, text=True, timeout=1800)
         if converge.returncode != 0:
             sys.exit(f"site.yml failed:\n{converge.stdout[-3000:]}")
     lab = lab_hosts()

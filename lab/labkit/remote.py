@@ -39,6 +39,15 @@ class LabHost:
         result = self.run(f"python3 -c {shlex.quote(program)}", stdin=dialogue)
         return json.loads(result.stdout)
 
+    def start_unit(self, unit, check=True):
+        """``systemctl start`` of one or more units, then is-active (which ``check`` asserts).
+
+        Inside the lab's containers a unit started right after a stop can fail
+        once on its old cgroup (status 219/CGROUP), so the start is retried.
+        """
+        return self.run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; "
+                        f"systemctl is-active --quiet {unit}", check=check)
+
     def wait_for_file_containing(self, path, marker, timeout=30.0):
         """True once ``path`` (a file, or any file under a directory) contains ``marker``."""
         deadline = time.monotonic() + timeout

@@ -1,6 +1,9 @@
 """Running commands and reporting progress."""
+import os
 import subprocess
 import sys
+
+from labkit import config
 
 
 class LabError(Exception):
@@ -24,3 +27,14 @@ def sh(argv, check=True, capture=False, quiet=False, **kwargs):
         detail = (result.stderr or "").strip()
         raise LabError(f"command failed ({result.returncode}): {' '.join(map(str, argv))}\n{detail}")
     return result
+
+
+def project_ansible_env(**extra):
+    """The environment for ansible and ansible-playbook run from the project root.
+
+    Only the project's ansible.cfg decides paths: a caller's ANSIBLE_* (Molecule
+    sets relative *_PATH ones) would not resolve from there.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(config.PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **extra)
+    return env

@@ -1,8 +1,9 @@
 """Runs of ansible and ansible-playbook against the lab, as a user would start them."""
 import json
-import os
 import subprocess
 from pathlib import Path
+
+from labkit.run import project_ansible_env
 
 TOP = Path(__file__).resolve().parents[2]
 SNAPSHOT = (
@@ -11,11 +12,7 @@ SNAPSHOT = (
 
 
 def ansible(args):
-    # Only the project's ansible.cfg decides paths: a caller's relative
-    # ANSIBLE_*_PATH (Molecule sets some) would not resolve from TOP.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(args, cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(args, cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=600)
 
 
 def module_call(module, arguments, host="mx1"):

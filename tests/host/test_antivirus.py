@@ -78,10 +78,7 @@ class Outage:
         while self.units:
             unit = self.units.pop()
             for name in ("mx1", "mx2"):
-                # Inside the lab's containers a unit started right after a stop
-                # can fail once on its old cgroup (status 219/CGROUP): retry.
-                self.lab[name].run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; "
-                                   f"systemctl is-active --quiet {unit}")
+                self.lab[name].start_unit(unit)
         for name in ("mx1", "mx2"):
             self.lab[name].run("for i in $(seq 50); do test -S /run/clamav/clamd.ctl && break; sleep 0.2; done")
 

@@ -6,30 +6,21 @@ file order. Real SMTP from `outside`.
 """
 import shlex
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from ansible_runs import failed_with, site_with
+from greylisting_mail import GREYLISTED, LAB_DELAY, new_sender, send_mail
 from labkit.remote import last_reply
 
 PASSWORD_FILE = Path("/var/lib/mailforge-lab/secrets/greylist-db")   # inventory/lab/group_vars/all.yml
 FLEET = {"greylisting_backend": "sqlgrey", "greylisting_whitelist_recipients": []}
-GREYLISTED = "greylisted@falcot.test"
 FLEET_RUNS = []     # output of every site.yml run that switched to fleet mode
-LAB_DELAY = 5
 
 
 def mail(lab, mx, marker, mail_from):
-    outside = lab["outside"]
-    text = f"From: <{mail_from}>\nTo: <{GREYLISTED}>\nSubject: {marker}\nMessage-ID: <{marker}@lab.test>\n\n{marker}\n"
-    return outside.smtp(mx.address, [f"EHLO {outside.fqdn}", f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{GREYLISTED}>",
-                                     {"data": text}])
-
-
-def sender():
-    return f"f{uuid.uuid4().hex[:12]}@elsewhere.test"
+    return send_mail(lab["outside"], mx, GREYLISTED, marker, mail_from)
 
 
 @pytest.mark.parametrize("extra_vars, culprits", [
@@ -68,7 +59,7 @@ def test_fleet_runs_sqlgrey_instead_of_postgrey(fleet):
 
 
 def test_greylisted_on_mx1_is_accepted_on_mx2(fleet, marker):
-    mx1, mx2, mail_from = fleet["mx1"], fleet["mx2"], sender()
+    mx1, mx2, mail_from = fleet["mx1"], fleet["mx2"], new_sender()
     transcript = mail(fleet, mx1, marker, mail_from)
     code, text = transcript[-1]["code"], transcript[-1]["text"]
     assert transcript[-1]["send"].startswith("RCPT TO") and code == 450 and "Greylisted" in text, transcript
@@ -79,25 +70,19 @@ def test_greylisted_on_mx1_is_accepted_on_mx2(fleet, marker):
 
 
 def test_an_early_retry_on_the_other_mx_is_still_deferred(fleet, marker):
-    mail_from = sender()
+    mail_from = new_sender()
     assert mail(fleet, fleet["mx2"], marker, mail_from)[-1]["code"] == 450
     assert mail(fleet, fleet["mx1"], marker, mail_from)[-1]["code"] == 450
-
-
-def restart(host, unit):
-    # Inside the lab's containers a unit started right after a stop can fail
-    # once on its old cgroup (status 219/CGROUP): retry.
-    host.run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; systemctl is-active --quiet {unit}")
 
 
 def test_sqlgrey_down_accepts_by_default(fleet, marker):
     mx1 = fleet["mx1"]
     mx1.run("systemctl stop sqlgrey")
     try:
-        transcript = mail(fleet, mx1, marker, sender())
+        transcript = mail(fleet, mx1, marker, new_sender())
         assert last_reply(transcript)[0] == 250, transcript
     finally:
-        restart(mx1, "sqlgrey")
+        mx1.start_unit("sqlgrey")
 
 
 def test_database_down_fails_open_and_greylisting_comes_back(fleet, marker):
@@ -106,14 +91,14 @@ def test_database_down_fails_open_and_greylisting_comes_back(fleet, marker):
     cluster = greydb.run("pg_lsclusters --no-header | awk '{print $1 \"-\" $2}'").stdout.strip()
     greydb.run(f"systemctl stop postgresql@{cluster}")
     try:
-        transcript = mail(fleet, mx1, marker, sender())
+        transcript = mail(fleet, mx1, marker, new_sender())
         assert last_reply(transcript)[0] == 250, transcript
     finally:
-        restart(greydb, f"postgresql@{cluster}")
+        greydb.start_unit(f"postgresql@{cluster}")
     # sqlgrey reconnects (or systemd restarts it): a new triplet is greylisted again.
     deadline = time.monotonic() + 60
     while True:
-        reply = mail(fleet, mx1, marker, sender())[-1]
+        reply = mail(fleet, mx1, marker, new_sender())[-1]
         if reply["code"] == 450 or time.monotonic() > deadline:
             break
         time.sleep(3)

@@ -5,34 +5,14 @@ greylisted@falcot.test (inventory/lab/group_vars/mail_servers.yml), so the
 rest of the lab's mail flows at once.
 """
 import time
-import uuid
 
 import pytest
 
 from ansible_runs import failed_with, site_with
+from greylisting_mail import GREYLISTED, LAB_DELAY, new_sender, rcpt_reply, send_mail
 from labkit.remote import last_reply
 
-GREYLISTED = "greylisted@falcot.test"
 GREYLIST_TEXT = "Greylisted, please try again later"
-LAB_DELAY = 5
-
-
-def sender():
-    """A sender never seen before, so that every test makes a new greylisting triplet."""
-    return f"s{uuid.uuid4().hex[:12]}@elsewhere.test"
-
-
-def mail(client, mx, recipient, marker, mail_from):
-    text = f"From: <{mail_from}>\nTo: <{recipient}>\nSubject: {marker}\nMessage-ID: <{marker}@lab.test>\n\n{marker}\n"
-    return client.smtp(mx.address, [f"EHLO {client.fqdn}", f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{recipient}>",
-                                    {"data": text}])
-
-
-def rcpt_reply(transcript):
-    """The reply to RCPT TO (the dialogue stops at the first refusal)."""
-    replies = [step for step in transcript if (step["send"] or "").startswith("RCPT TO")]
-    assert replies, transcript
-    return replies[0]["code"], replies[0]["text"]
 
 
 @pytest.fixture(params=["mx1", "mx2"])
@@ -41,44 +21,44 @@ def mx(request, lab):
 
 
 def test_greylisted_recipient_is_deferred_then_accepted_after_the_delay(lab, mx, marker):
-    outside, mail_from = lab["outside"], sender()
-    code, text = rcpt_reply(mail(outside, mx, GREYLISTED, marker, mail_from))
+    outside, mail_from = lab["outside"], new_sender()
+    code, text = rcpt_reply(send_mail(outside, mx, GREYLISTED, marker, mail_from))
     assert code == 450 and GREYLIST_TEXT in text, (code, text)
     time.sleep(LAB_DELAY + 1)
-    transcript = mail(outside, mx, GREYLISTED, marker, mail_from)
+    transcript = send_mail(outside, mx, GREYLISTED, marker, mail_from)
     assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
     assert mx.wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_other_recipients_are_not_greylisted(lab, mx, marker):
-    transcript = mail(lab["outside"], mx, "jean@falcot.test", marker, sender())
+    transcript = send_mail(lab["outside"], mx, "jean@falcot.test", marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
 
 
 def test_permissive_recipient_is_accepted_at_once(lab, mx, marker):
-    transcript = mail(lab["noptr"], mx, "open@falcot.test", marker, sender())
+    transcript = send_mail(lab["noptr"], mx, "open@falcot.test", marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
     assert mx.wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_aggressive_recipient_refuses_a_client_of_the_strict_zone(lab, mx, marker):
-    code, text = rcpt_reply(mail(lab["noptr"], mx, "strict@falcot.test", marker, sender()))
+    code, text = rcpt_reply(send_mail(lab["noptr"], mx, "strict@falcot.test", marker, new_sender()))
     assert code == 554 and "blocked using strict.lab.test" in text, (code, text)
 
 
 def test_the_strict_zone_does_not_apply_to_other_recipients(lab, mx, marker):
-    transcript = mail(lab["noptr"], mx, "jean@falcot.test", marker, sender())
+    transcript = send_mail(lab["noptr"], mx, "jean@falcot.test", marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
 
 
 def test_list_address_refuses_an_unverifiable_sender(lab, mx, marker):
     # elsewhere.test resolves (MX outside), but nothing there takes this sender's mail.
-    code, text = rcpt_reply(mail(lab["outside"], mx, "lists@falcot.test", marker, sender()))
+    code, text = rcpt_reply(send_mail(lab["outside"], mx, "lists@falcot.test", marker, new_sender()))
     assert code in (450, 550) and "Sender address rejected: unverified address" in text, (code, text)
 
 
 def test_list_address_accepts_a_verifiable_sender(lab, mx, marker):
-    transcript = mail(lab["outside"], mx, "lists@falcot.test", marker, "jean@falcot.test")
+    transcript = send_mail(lab["outside"], mx, "lists@falcot.test", marker, "jean@falcot.test")
     assert last_reply(transcript)[0] == 250, transcript
 
 
@@ -95,14 +75,11 @@ def postgrey_stopped(lab):
     mx1 = lab["mx1"]
     mx1.run("systemctl stop postgrey")
     yield mx1
-    # Inside the lab's containers a unit started right after a stop can fail
-    # once on its old cgroup (status 219/CGROUP): retry.
-    mx1.run("for i in 1 2 3 4 5; do systemctl start postgrey && break; sleep 1; done; "
-            "systemctl is-active --quiet postgrey")
+    mx1.start_unit("postgrey")
 
 
 def test_policy_service_down_accepts_by_default(lab, marker, postgrey_stopped):
-    transcript = mail(lab["outside"], postgrey_stopped, GREYLISTED, marker, sender())
+    transcript = send_mail(lab["outside"], postgrey_stopped, GREYLISTED, marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
     assert postgrey_stopped.wait_for_file_containing("/var/mail/jean", marker)
 
@@ -114,12 +91,12 @@ def test_policy_service_down_defers_when_configured_to(lab, marker):
         assert changed.returncode == 0, changed.stdout[-3000:]
         assert "default_action=DEFER_IF_PERMIT" in mx1.run("postconf -h greylisting").stdout
         mx1.run("systemctl stop postgrey")
-        code, text = rcpt_reply(mail(lab["outside"], mx1, GREYLISTED, marker, sender()))
+        code, text = rcpt_reply(send_mail(lab["outside"], mx1, GREYLISTED, marker, new_sender()))
         assert code == 450, (code, text)
         # Only greylisted recipients depend on the service.
-        assert last_reply(mail(lab["outside"], mx1, "jean@falcot.test", marker, sender()))[0] == 250
+        assert last_reply(send_mail(lab["outside"], mx1, "jean@falcot.test", marker, new_sender()))[0] == 250
     finally:
-        mx1.run("for i in 1 2 3 4 5; do systemctl start postgrey && break; sleep 1; done")
+        mx1.start_unit("postgrey", check=False)
         restored = site_with({})
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert "default_action=DUNNO" in mx1.run("postconf -h greylisting").stdout
