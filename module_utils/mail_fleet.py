@@ -29,6 +29,8 @@ MX_GROUP = 'mx_hosts'
 MAILBOX_GROUP = 'mailbox_hosts'
 # main.cf parameters through which a host delivers a domain itself.
 LOCAL_DELIVERY_PARAMETERS = ('mydestination', 'virtual_alias_domains', 'virtual_mailbox_domains')
+CLASS_VARIABLES = {'local': 'postfix_mydestination_domains', 'alias': 'virtual_domains_alias_domains',
+                   'mailbox': 'virtual_domains_mailbox_domains'}
 MAILBOX_ONLY_RELAY_RESTRICTIONS = ['permit_mynetworks', 'reject']
 # Postfix's default (3.7 and 3.10) without relay_domains: relaying falcot.test
 # must not make its subdomains (the hosts' own names, such as
@@ -74,18 +76,6 @@ def _address_keys(table):
     if isinstance(table, list):
         return [item['address'] for item in table if isinstance(item, dict) and isinstance(item.get('address'), str)]
     return []
-
-
-def _without_domains(table, domains):
-    """``table`` (dict or list form) without the entries of ``domains``; malformed keys stay for the checks."""
-    def keep(address):
-        parts_ = split_address(address) if isinstance(address, str) else None
-        return parts_ is None or parts_[1] not in domains
-    if isinstance(table, dict):
-        return {key: value for key, value in table.items() if keep(key)}
-    if isinstance(table, list):
-        return [item for item in table if not isinstance(item, dict) or keep(item.get('address'))]
-    return table
 
 
 def _assign(host_names, groups, mailbox_hosts, company, problems):
@@ -180,8 +170,11 @@ def plan(host, groups, nodes, mailbox_hosts, local_domains=(), alias_domains=(),
     kinds = {}
     for kind, names in (('local', local_domains), ('alias', alias_domains), ('mailbox', mailbox_domains)):
         for name in names or []:
-            if is_domain(name):
-                kinds.setdefault(name.lower(), kind)
+            if not is_domain(name):
+                continue    # the roles that own these lists name it
+            if kinds.setdefault(name.lower(), kind) != kind:
+                problems.append('%s is in %s and in %s; a domain must be local or virtual (alias or mailbox), '
+                                'not both' % (name, CLASS_VARIABLES[kinds[name.lower()]], CLASS_VARIABLES[kind]))
     company = sorted(kinds)
     single = not _members(groups, MX_GROUP) and not _members(groups, MAILBOX_GROUP)
     assigned = {domain: host for domain in company} if single else \
@@ -220,10 +213,6 @@ def plan(host, groups, nodes, mailbox_hosts, local_domains=(), alias_domains=(),
         relay_recipients={key: 'OK' for key in recipients},
         trusted_networks=trusted,
         relay_restrictions=None if is_mx else list(MAILBOX_ONLY_RELAY_RESTRICTIONS),
-        virtual=dict(
-            alias_domains=[domain for domain in mine if kinds[domain] == 'alias'],
-            mailbox_domains=[domain for domain in mine if kinds[domain] == 'mailbox'],
-            aliases=_without_domains(virtual_aliases or {}, set(company) - set(mine)),
-            mailboxes=_without_domains(virtual_mailboxes or {}, set(company) - set(mine)),
-        ),
+        # Delivered by another host: the virtual_domains role checks their data but writes none of it.
+        elsewhere_domains=[domain for domain in company if domain not in mine],
     )

@@ -117,16 +117,22 @@ def _mailbox_path(address, path, problems):
 
 
 def plan(alias_domains, aliases, mailbox_domains, mailboxes, local_domains=(), mailbox_base='/var/mail/vhosts',
-         uid=5000, gid=5000, minimum_uid=100, map_type='hash', config_dir='/etc/postfix'):
+         uid=5000, gid=5000, minimum_uid=100, map_type='hash', config_dir='/etc/postfix', elsewhere_domains=()):
     """Everything the role writes, or VirtualDomainsError with every problem.
 
     ``local_domains`` are the expanded mydestination domains: Postfix wants
-    each domain in exactly one address class.
+    each domain in exactly one address class. ``elsewhere_domains`` are
+    domains of the fleet that another host delivers (an MX relays them to
+    their mailbox host): their data is checked all the same, so bad input
+    fails on every host, but it is left out of this host's tables.
     """
     problems, warnings = [], []
     alias_domains = _domains(alias_domains, 'alias_domains', problems)
     mailbox_domains = _domains(mailbox_domains, 'mailbox_domains', problems)
-    local_domains = [domain.lower() for domain in local_domains]
+    elsewhere = {domain.lower() for domain in elsewhere_domains}
+    # A local domain of the fleet that another host delivers still takes aliases.
+    local_domains = [domain.lower() for domain in local_domains] + sorted(
+        elsewhere - set(alias_domains) - set(mailbox_domains))
     for domain in alias_domains:
         if domain in mailbox_domains:
             problems.append('%s is both an alias domain and a mailbox domain; a domain belongs to one class'
@@ -169,10 +175,17 @@ def plan(alias_domains, aliases, mailbox_domains, mailboxes, local_domains=(), m
                             'the targets to keep a copy' % (address, ', '.join(targets), address))
         if targets:
             alias_entries.append((address, ', '.join(targets)))
-    alias_entries.extend(_catch_all_exemptions(alias_entries, mailbox_entries))
     if problems:
         raise VirtualDomainsError(problems)
 
+    def here(address):
+        return address.split('@')[1].lower() not in elsewhere
+    alias_domains = [domain for domain in alias_domains if domain not in elsewhere]
+    mailbox_domains = [domain for domain in mailbox_domains if domain not in elsewhere]
+    alias_entries = [entry for entry in alias_entries if here(entry[0])]
+    mailbox_entries = [entry for entry in mailbox_entries if here(entry[0])]
+    kinds = {address: kind for address, kind in kinds.items() if here(address)}
+    alias_entries.extend(_catch_all_exemptions(alias_entries, mailbox_entries))
     warnings.extend(_missing_role_addresses(alias_domains + mailbox_domains, alias_entries, mailbox_entries))
     base = posixpath.normpath(mailbox_base)
     return dict(

@@ -69,6 +69,15 @@ options:
   map_type:
     description: Lookup table type of the alias and mailbox tables; default C(default_database_type).
     type: str
+  elsewhere_domains:
+    description:
+      - Domains of the data that another host delivers, such as the domains an MX relays to its mailbox
+        host. Their entries are checked like the others, so bad input fails on every host, but they are
+        left out of the parameters and tables of this host. A local domain listed here still takes aliases.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.5.0
   config_dir:
     description: Postfix configuration directory, where the tables live and for C(postconf -c).
     type: path
@@ -163,7 +172,7 @@ def check(postconf, params):
                   local_domains=local_domains, mailbox_base=params['mailbox_base'], uid=params['uid'],
                   gid=params['gid'], minimum_uid=int(postconf.value('virtual_minimum_uid')),
                   map_type=params['map_type'] or postconf.value('default_database_type'),
-                  config_dir=params['config_dir'])
+                  config_dir=params['config_dir'], elsewhere_domains=params['elsewhere_domains'])
     return dict(result, changed=False)
 
 
@@ -178,6 +187,7 @@ def main():
             uid=dict(type='int', default=5000),
             gid=dict(type='int', default=5000),
             map_type=dict(type='str'),
+            elsewhere_domains=dict(type='list', elements='str', default=[]),
             config_dir=dict(type='path', default='/etc/postfix'),
         ),
         supports_check_mode=True,

@@ -163,7 +163,8 @@ def test_module_reads_mydestination_expanded_and_the_host_defaults():
     run = PostconfAnswers({'mydestination': 'mx1.falcot.test, localhost.falcot.test localhost',
                            'virtual_minimum_uid': '100', 'default_database_type': 'hash'})
     params = dict(alias_domains=['localhost.falcot.test'], aliases={}, mailbox_domains=[], mailboxes={},
-                  mailbox_base='/var/mail/vhosts', uid=5000, gid=5000, map_type=None, config_dir='/etc/postfix')
+                  mailbox_base='/var/mail/vhosts', uid=5000, gid=5000, map_type=None, config_dir='/etc/postfix',
+                  elsewhere_domains=[])
     with pytest.raises(VirtualDomainsError, match='localhost.falcot.test is also in mydestination'):
         check(Postconf(run, 'postconf', '/etc/postfix'), params)
     assert ['-x', '-h', 'mydestination'] in run.argv
@@ -171,3 +172,26 @@ def test_module_reads_mydestination_expanded_and_the_host_defaults():
     result = check(Postconf(run, 'postconf', '/etc/postfix'), params)
     assert result['changed'] is False
     assert result['parameters']['virtual_alias_maps'] == 'hash:/etc/postfix/virtual'
+
+
+def test_domains_delivered_elsewhere_are_checked_but_not_written():
+    """An MX of a fleet relays falcot.org and falcot.net to their mailbox host."""
+    result = plan(**HANDBOOK, local_domains=['mx1.falcot.com'], elsewhere_domains=['falcot.org', 'falcot.net',
+                                                                                    'falcot.com'])
+    assert result['parameters']['virtual_alias_domains'] == []
+    assert result['parameters']['virtual_mailbox_domains'] == []
+    assert result['alias_entries'] == [] and result['mailbox_entries'] == [] and result['mailbox_kinds'] == {}
+    assert result['directories'] == ['/var/mail/vhosts'] and result['warnings'] == []
+
+
+def test_bad_data_of_a_domain_delivered_elsewhere_still_fails():
+    with pytest.raises(VirtualDomainsError) as caught:
+        plan(**dict(HANDBOOK, aliases={'x@falcot.org': 'not an address'}), local_domains=[],
+             elsewhere_domains=['falcot.org', 'falcot.net'])
+    assert 'x@falcot.org' in str(caught.value)
+
+
+def test_an_alias_in_a_local_domain_delivered_elsewhere_is_accepted():
+    result = plan(alias_domains=[], aliases={'sales@falcot.com': 'jean@falcot.com'}, mailbox_domains=[],
+                  mailboxes={}, local_domains=['mx1.falcot.com'], elsewhere_domains=['falcot.com'])
+    assert result['alias_entries'] == []
