@@ -20,7 +20,7 @@ def send(client, server, sender, recipient, subject):
 
 def main():
     lab = lab_hosts()
-    mx1, mx2, office, outside = lab["mx1"], lab["mx2"], lab["office"], lab["outside"]
+    mx1, mx2, mbox, office, outside = lab["mx1"], lab["mx2"], lab["mbox"], lab["office"], lab["outside"]
     failures = 0
 
     def check(ok, text):
@@ -30,19 +30,29 @@ def main():
 
     print("Proof that mail flows:")
     subject = f"demo-{uuid.uuid4().hex[:12]}"
-    code, text = last_reply(send(outside, mx1, "friend@elsewhere.test", f"postmaster@{mx1.fqdn}", subject))
-    check(code == 250, f"outside -> mx1, to postmaster@{mx1.fqdn}: {code} {text}")
-    check(mx1.wait_for_file_containing("/var/mail/root", subject),
-          "delivered through the postmaster alias into mx1:/var/mail/root")
+    for mx in (mx1, mx2):
+        code, text = last_reply(send(outside, mx, "friend@elsewhere.test", "postmaster@falcot.test", subject))
+        check(code == 250, f"outside -> {mx.name} (MX of falcot.test), to postmaster@falcot.test: {code} {text}")
+    delivered = mbox.wait_for_file_containing("/var/mail/root", subject)
+    count = int(mbox.run(f"grep -c 'Subject: {subject}' /var/mail/root", check=False).stdout.strip() or 0)
+    check(delivered and count == 2, "both relayed to the mailbox host: 2 copies in mbox:/var/mail/root "
+          f"(postmaster alias), found {count}")
+    if delivered:
+        headers = mbox.run(f"grep -B30 'Subject: {subject}' /var/mail/root | grep -E '^Received: from|^\\s+by '"
+                           ).stdout
+        print("    " + headers.strip().replace("\n", "\n    "))
+
+    code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<x@elsewhere.test>",
+                                                       "RCPT TO:<nobody@falcot.test>"]))
+    check(code == 550, f"outside -> mx1, unknown recipient refused at RCPT by the MX: {code} {text}")
+    code, text = last_reply(outside.smtp(mbox.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<x@elsewhere.test>",
+                                                        "RCPT TO:<jean@falcot.test>"]))
+    check(code == 554, f"outside -> mbox directly (skipping the MX hosts) refused: {code} {text}")
 
     subject = f"demo-{uuid.uuid4().hex[:12]}"
     code, text = last_reply(send(office, mx1, "postmaster@falcot.test", f"postmaster@{mx2.fqdn}", subject))
     check(code == 250, f"office -> mx1 -> (DNS MX) -> mx2, to postmaster@{mx2.fqdn}: {code} {text}")
-    delivered = mx2.wait_for_file_containing("/var/mail/root", subject)
-    check(delivered, "delivered into mx2:/var/mail/root")
-    if delivered:
-        headers = mx2.run(f"grep -B30 'Subject: {subject}' /var/mail/root | grep -E '^Received: from|^\\s+by '").stdout
-        print("    " + headers.strip().replace("\n", "\n    "))
+    check(mx2.wait_for_file_containing("/var/mail/root", subject), "delivered into mx2:/var/mail/root")
 
     code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<x@elsewhere.test>",
                                                        "RCPT TO:<victim@foreign.test>"]))
@@ -51,8 +61,8 @@ def main():
     subject = f"demo-{uuid.uuid4().hex[:12]}"
     code, text = last_reply(send(outside, mx1, "friend@elsewhere.test", "anna@partners.falcot.test", subject))
     check(code == 250, f"outside -> mx1, to the virtual mailbox anna@partners.falcot.test: {code} {text}")
-    check(mx1.wait_for_file_containing("/var/mail/vhosts/partners.falcot.test/anna/new", subject),
-          "delivered as a maildir file under /var/mail/vhosts/partners.falcot.test/anna/new")
+    check(mbox.wait_for_file_containing("/var/mail/vhosts/partners.falcot.test/anna/new", subject),
+          "delivered as a maildir file under mbox:/var/mail/vhosts/partners.falcot.test/anna/new")
 
     eicar = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
     attachment = base64.encodebytes(eicar).decode()

@@ -21,6 +21,12 @@ def mail_servers(lab):
     return [lab["mx1"], lab["mx2"]]
 
 
+@pytest.fixture(scope="session")
+def mailbox_host(lab):
+    """Where the MX hosts relay the company's domains: every mailbox lives here."""
+    return lab["mbox"]
+
+
 @pytest.fixture
 def marker():
     """A unique string to find one test's message on disk."""

@@ -1,42 +1,9 @@
 """Handbook 11.1.6: ClamAV through clamav-milter, seen by a real SMTP client outside mynetworks."""
-import base64
-import io
-import zipfile
-
 import pytest
 
 from ansible_runs import failed_with, site_with
+from antivirus_mail import EICAR, SIGNATURE, message, send, zipped
 from labkit.remote import last_reply
-
-# Built from two halves so that no scanner on this machine flags the test file itself.
-EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
-SIGNATURE = "Lab.EICAR-Test-File"
-
-
-def zipped(name, data):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def message(marker, attachment=None, filename="eicar.com"):
-    head = (f"From: <someone@elsewhere.test>\nTo: <jean@falcot.test>\nSubject: {marker}\n"
-            f"Message-ID: <{marker}@lab.test>\nMIME-Version: 1.0\n")
-    if attachment is None:
-        return head + f"Content-Type: text/plain\n\nclean {marker}\n"
-    encoded = base64.encodebytes(attachment).decode()
-    return (head + 'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
-            f"see attachment {marker}\n--b\nContent-Type: application/octet-stream; name=\"{filename}\"\n"
-            f"Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"{filename}\"\n\n"
-            f"{encoded}--b--\n")
-
-
-def send(lab, mx, text):
-    outside = lab["outside"]
-    return outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                     "RCPT TO:<jean@falcot.test>", {"data": text}])
-
 
 @pytest.fixture(params=["mx1", "mx2"])
 def mx(request, lab):
@@ -56,10 +23,10 @@ def test_eicar_inside_a_zip_is_rejected(lab, mx, marker):
     assert 500 <= code < 600 and SIGNATURE in text, transcript
 
 
-def test_clean_mail_is_delivered_with_the_scan_header(lab, mx, marker):
+def test_clean_mail_is_delivered_with_the_scan_header(lab, mx, mailbox_host, marker):
     assert last_reply(send(lab, mx, message(marker)))[0] == 250
-    assert mx.wait_for_file_containing("/var/mail/jean", marker)
-    headers = mx.run(f"grep -B40 -A12 -F 'Subject: {marker}' /var/mail/jean").stdout
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
+    headers = mailbox_host.run(f"grep -B40 -A12 -F 'Subject: {marker}' /var/mail/jean").stdout
     assert "X-Virus-Scanned: clamav-milter" in headers and "X-Virus-Status: Clean" in headers, headers
 
 
@@ -102,7 +69,7 @@ def test_outage_defers_mail_by_default(lab, mx, marker, stopped, unit):
     assert 400 <= code < 500, transcript
 
 
-def test_outage_accepts_mail_when_configured_to(lab, marker, stopped):
+def test_outage_accepts_mail_when_configured_to(lab, mailbox_host, marker, stopped):
     mx1 = lab["mx1"]
     try:
         changed = site_with({"antivirus_outage_action": "accept"})
@@ -110,7 +77,7 @@ def test_outage_accepts_mail_when_configured_to(lab, marker, stopped):
         assert mx1.run("postconf -h milter_default_action").stdout.strip() == "accept"
         stopped(CLAMD)
         assert last_reply(send(lab, mx1, message(marker)))[0] == 250
-        assert mx1.wait_for_file_containing("/var/mail/jean", marker)
+        assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
     finally:
         stopped.restore()
         restored = site_with({})
@@ -118,7 +85,7 @@ def test_outage_accepts_mail_when_configured_to(lab, marker, stopped):
     assert mx1.run("postconf -h milter_default_action").stdout.strip() == "tempfail"
 
 
-def test_disabling_the_antivirus_keeps_mail_flowing(lab, marker):
+def test_disabling_the_antivirus_keeps_mail_flowing(lab, mailbox_host, marker):
     mx1 = lab["mx1"]
     try:
         disabled = site_with({"antivirus_enabled": False})
@@ -126,7 +93,7 @@ def test_disabling_the_antivirus_keeps_mail_flowing(lab, marker):
         assert "milter" not in mx1.run("postconf -n").stdout
         assert mx1.run("systemctl is-active clamav-milter", check=False).stdout.strip() == "inactive"
         assert last_reply(send(lab, mx1, message(marker)))[0] == 250
-        assert mx1.wait_for_file_containing("/var/mail/jean", marker)
+        assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
     finally:
         restored = site_with({})
     assert restored.returncode == 0, restored.stdout[-3000:]

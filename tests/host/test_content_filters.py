@@ -32,22 +32,22 @@ def test_body_reject_rule_returns_its_text(lab, mx, marker):
     assert code == 550 and "I fight spam" in text, transcript
 
 
-def test_header_discard_rule_accepts_and_drops_silently(lab, mx, marker):
+def test_header_discard_rule_accepts_and_drops_silently(lab, mx, mailbox_host, marker):
     discarded = send(lab, mx, f"Subject: Your email contains VIRUSES {marker}\n", "report\n")
     assert last_reply(discarded)[0] == 250, discarded
     # A plain message sent afterwards arrives; by then the first would have too.
     control = f"{marker}-control"
     assert last_reply(send(lab, mx, f"Subject: {control}\n", "hello\n"))[0] == 250
-    assert mx.wait_for_file_containing("/var/mail/jean", control)
-    assert mx.run(f"grep -cF {marker}-control /var/mail/jean").stdout.strip() == "1"
-    assert mx.run(f"grep -F 'VIRUSES {marker}' /var/mail/jean", check=False).returncode == 1
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", control)
+    assert mailbox_host.run(f"grep -cF {marker}-control /var/mail/jean").stdout.strip() == "1"
+    assert mailbox_host.run(f"grep -F 'VIRUSES {marker}' /var/mail/jean", check=False).returncode == 1
     log = mx.run(f"journalctl -u 'postfix*' --no-pager -o cat | grep -F 'VIRUSES {marker}'", check=False).stdout
     assert "discard: header Subject: Your email contains VIRUSES" in log and "virus notification" in log, log
 
 
-def test_clean_message_is_delivered(lab, mx, marker):
+def test_clean_message_is_delivered(lab, mx, mailbox_host, marker):
     assert last_reply(send(lab, mx, f"Subject: {marker}\nX-Mailer: mutt\n", "hello\n"))[0] == 250
-    assert mx.wait_for_file_containing("/var/mail/jean", marker)
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
 
 
 @pytest.mark.parametrize("extra_vars, culprits", [

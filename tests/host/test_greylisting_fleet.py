@@ -66,7 +66,8 @@ def test_greylisted_on_mx1_is_accepted_on_mx2(fleet, marker):
     time.sleep(LAB_DELAY + 1)
     transcript = mail(fleet, mx2, marker, mail_from)
     assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
-    assert mx2.wait_for_file_containing("/var/mail/jean", marker)
+    # Into the one mailbox, on the mailbox host.
+    assert fleet["mbox"].wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_an_early_retry_on_the_other_mx_is_still_deferred(fleet, marker):

@@ -20,14 +20,14 @@ def mx(request, lab):
     return lab[request.param]
 
 
-def test_greylisted_recipient_is_deferred_then_accepted_after_the_delay(lab, mx, marker):
+def test_greylisted_recipient_is_deferred_then_accepted_after_the_delay(lab, mx, mailbox_host, marker):
     outside, mail_from = lab["outside"], new_sender()
     code, text = rcpt_reply(send_mail(outside, mx, GREYLISTED, marker, mail_from))
     assert code == 450 and GREYLIST_TEXT in text, (code, text)
     time.sleep(LAB_DELAY + 1)
     transcript = send_mail(outside, mx, GREYLISTED, marker, mail_from)
     assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
-    assert mx.wait_for_file_containing("/var/mail/jean", marker)
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_other_recipients_are_not_greylisted(lab, mx, marker):
@@ -35,10 +35,10 @@ def test_other_recipients_are_not_greylisted(lab, mx, marker):
     assert last_reply(transcript)[0] == 250, transcript
 
 
-def test_permissive_recipient_is_accepted_at_once(lab, mx, marker):
+def test_permissive_recipient_is_accepted_at_once(lab, mx, mailbox_host, marker):
     transcript = send_mail(lab["noptr"], mx, "open@falcot.test", marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
-    assert mx.wait_for_file_containing("/var/mail/jean", marker)
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_aggressive_recipient_refuses_a_client_of_the_strict_zone(lab, mx, marker):
@@ -78,10 +78,10 @@ def postgrey_stopped(lab):
     mx1.start_unit("postgrey")
 
 
-def test_policy_service_down_accepts_by_default(lab, marker, postgrey_stopped):
+def test_policy_service_down_accepts_by_default(lab, mailbox_host, marker, postgrey_stopped):
     transcript = send_mail(lab["outside"], postgrey_stopped, GREYLISTED, marker, new_sender())
     assert last_reply(transcript)[0] == 250, transcript
-    assert postgrey_stopped.wait_for_file_containing("/var/mail/jean", marker)
+    assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
 
 
 def test_policy_service_down_defers_when_configured_to(lab, marker):
