@@ -120,7 +120,7 @@ options:
         host with C(postconf -h mail_version).
     type: str
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -73,11 +73,15 @@ options:
     description: Postfix configuration directory, where the tables live and for C(postconf -c).
     type: path
     default: /etc/postfix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Removing an address or a domain removes it from the tables. Mail already delivered to a
     mailbox stays on disk; delete it by hand when it is no longer needed.
