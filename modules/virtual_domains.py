@@ -27,7 +27,7 @@ description:
     Postfix reads C(virtual_alias_maps) first. The module adds an identity alias for each such
     mailbox, as Postfix's VIRTUAL_README advises.
   - A domain without a C(postmaster@) address or catch-all gives a warning.
-version_added: 0.3.0
+version_added: 0.1.0
 author: mailforge team (!UNKNOWN)
 options:
   alias_domains:
