@@ -39,7 +39,7 @@ def ansible_core_pin():
 
 def expected_files():
     """Every file the collection must hold, as its path inside the collection."""
-    expected = {'README.md', 'meta/runtime.yml'}
+    expected = {'README.md', 'CHANGELOG.rst', 'meta/runtime.yml'}
     for folder, place in PLUGIN_FOLDERS.items():
         expected |= {f'{place}/{path.name}' for path in (TOP / folder).glob('*.py')}
     for folder in ('roles', 'playbooks', 'changelogs'):
