@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: mail_fleet
 author: mailforge team (!UNKNOWN)
-version_added: 0.5.0
+version_added: 0.2.0
 short_description: The part of the current host in the mail fleet (MX, mailbox host, or both)
 description:
   - Works out, on the controller and before anything changes, what the current host does with
@@ -34,14 +34,17 @@ options:
   local_domains:
     description: Domains delivered to local users and aliases (C(postfix_mydestination_domains)).
     type: list
+    elements: str
     default: []
   alias_domains:
     description: Virtual alias domains (C(virtual_domains_alias_domains)).
     type: list
+    elements: str
     default: []
   mailbox_domains:
     description: Virtual mailbox domains (C(virtual_domains_mailbox_domains)).
     type: list
+    elements: str
     default: []
   aliases:
     description: Local aliases (C(postfix_aliases)); their names are recipients in every local domain.
@@ -50,6 +53,7 @@ options:
   local_recipients:
     description: Local users that receive mail (C(postfix_local_recipients)).
     type: list
+    elements: str
     default: []
   virtual_aliases:
     description: Virtual aliases (C(virtual_domains_aliases)), as a dict or a list of C({address, targets}).

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: sasl_users_file
 author: mailforge team (!UNKNOWN)
-version_added: 0.4.0
+version_added: 0.1.0
 short_description: Read a SASL users file, vault-encrypted or not, for the sasldb_users module
 description:
   - Reads the file (decrypting it when it is vault-encrypted), checks its shape and returns a

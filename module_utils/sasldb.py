@@ -34,6 +34,7 @@ _MAGIC_NAMES = {0x061561: 'hash', 0x053162: 'btree', 0x042253: 'queue', 0x074582
 _HASH_MAGIC = 0x061561
 _HASH_META_PAGE = 8
 
+
 def encode_key(user, realm, prop=PASSWORD_PROPERTY):
     """The database key of one property of user@realm, all three as bytes."""
     return b'\0'.join((user, realm, prop))

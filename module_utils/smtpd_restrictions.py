@@ -356,8 +356,8 @@ def argument_problem(spec, args):
         return 'takes no argument (one restriction per item)' if args else None
     if not args:
         return 'needs an argument (%s)' % {TABLE: 'type:table', DOMAIN: 'rbl_domain[=d.d.d.d]',
-                                             SERVER: 'inet:host:port or unix:path',
-                                             NUMBER: 'a number of seconds'}[spec]
+                                           SERVER: 'inet:host:port or unix:path',
+                                           NUMBER: 'a number of seconds'}[spec]
     if len(args) > 1:
         return 'takes one argument, got %d (one restriction per item)' % len(args)
     arg = args[0]
@@ -719,8 +719,8 @@ class _Checker:
         states = {}
         for name in RELAY_LISTS:
             if name not in self.lists:
-                states[name] = (Outcome('through', [], None), 'is not given (its live value is not checked '
-                                                             'here; pass it as well)')
+                states[name] = (Outcome('through', [], None),
+                                'is not given (its live value is not checked here; pass it as well)')
                 continue
             result = self.outcome(name, self.items.get(name, []), frozenset())
             if result.kind == 'guarded':

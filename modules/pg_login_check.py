@@ -45,11 +45,15 @@ options:
     description: Seconds allowed for the connection and for each answer of the server.
     type: float
     default: 5
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - On failure, RV(sqlstate) carries the server's SQLSTATE when it sent one, for example C(28P01) (wrong
     password), C(28000) (no C(pg_hba.conf) entry for this host, user and database) or C(3D000) (no such

@@ -48,7 +48,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -93,7 +93,7 @@ options:
     type: path
     default: /etc/postfix
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

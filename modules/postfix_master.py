@@ -83,7 +83,7 @@ options:
         choices: [present, absent]
         default: present
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

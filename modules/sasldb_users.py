@@ -106,7 +106,7 @@ options:
     type: path
     default: /etc/postfix
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -186,7 +186,7 @@ import tempfile
 from contextlib import contextmanager
 
 try:
-    import dbm.ndbm as ndbm
+    from dbm import ndbm
 except ImportError:  # Python built without _dbm
     ndbm = None
 

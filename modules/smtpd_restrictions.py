@@ -45,7 +45,7 @@ description:
     those open the relay. C(warn_if_reject reject_unauth_destination) guards nothing.
   - The guard is checked whenever one of the two lists is given. A list that is not given counts as
     unguarded, because this module does not read live values; pass both.
-version_added: 0.2.0
+version_added: 0.1.0
 author: mailforge team (!UNKNOWN)
 options:
   config_dir:
@@ -120,7 +120,7 @@ options:
         host with C(postconf -h mail_version).
     type: str
 extends_documentation_fragment:
-  - action_common_attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -27,7 +27,7 @@ description:
     Postfix reads C(virtual_alias_maps) first. The module adds an identity alias for each such
     mailbox, as Postfix's VIRTUAL_README advises.
   - A domain without a C(postmaster@) address or catch-all gives a warning.
-version_added: 0.3.0
+version_added: 0.1.0
 author: mailforge team (!UNKNOWN)
 options:
   alias_domains:
@@ -77,16 +77,20 @@ options:
     type: list
     elements: str
     default: []
-    version_added: 0.5.0
+    version_added: 0.2.0
   config_dir:
     description: Postfix configuration directory, where the tables live and for C(postconf -c).
     type: path
     default: /etc/postfix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Removing an address or a domain removes it from the tables. Mail already delivered to a
     mailbox stays on disk; delete it by hand when it is no longer needed.
