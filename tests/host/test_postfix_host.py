@@ -45,7 +45,12 @@ def test_effective_main_cf(mx):
     values = effective(mx)
     assert values["myhostname"] == mx.lab.fqdn
     assert values["myorigin"] == "/etc/mailname"
-    assert values["mydestination"] == "$myhostname, localhost.localdomain, localhost, falcot.test"
+    # The company's domains are relayed to the mailbox host, not delivered here.
+    assert values["mydestination"] == "$myhostname, localhost.localdomain, localhost"
+    assert values["relay_domains"] == "falcot.test, legacy.falcot.test, partners.falcot.test"
+    assert values["transport_maps"] == "hash:/etc/postfix/transport"
+    assert values["relay_recipient_maps"] == "hash:/etc/postfix/relay_recipients"
+    assert "relay_domains" not in values["parent_domain_matches_subdomains"]
     assert values["mynetworks"] == "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 198.18.0.16/28"
     assert values["smtpd_relay_restrictions"].split(", ")[-1] == "reject_unauth_destination"
     assert values["alias_maps"] == "hash:/etc/aliases"
@@ -70,3 +75,15 @@ def test_mailname_and_aliases(mx):
 def test_tls_offered(mx):
     transcript = mx.lab.smtp("127.0.0.1", ["EHLO probe.lab.test"])
     assert "STARTTLS" in transcript[-1]["text"]
+
+
+def test_the_mailbox_host_delivers_and_takes_mail_only_from_the_fleet(lab):
+    mbox = lab["mbox"]
+    values = dict(line.split(" = ", 1) for line in mbox.run("postconf -n").stdout.splitlines() if " = " in line)
+    assert values["mydestination"] == "$myhostname, localhost.localdomain, localhost, falcot.test"
+    assert values["mynetworks"] == ("127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 198.18.0.16/28 "
+                                    f"{lab['mx1'].address}/32 {lab['mx2'].address}/32")
+    assert values["smtpd_relay_restrictions"] == "permit_mynetworks, reject"
+    assert values["virtual_mailbox_domains"] == "partners.falcot.test"
+    assert "relay_domains" not in values and "smtpd_milters" not in values
+    assert mbox.run("postfix check").returncode == 0
