@@ -23,6 +23,8 @@ import re
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.mail_names import (
     LOCAL_PART, is_domain, split_address)
+from ansible_collections.mailforge.postfix.plugins.module_utils.virtual_domains import (
+    VirtualDomainsError, plan as virtual_plan)
 
 FLEET_GROUP = 'mail_servers'
 MX_GROUP = 'mx_hosts'
@@ -192,8 +194,18 @@ def plan(host, groups, nodes, mailbox_hosts, local_domains=(), alias_domains=(),
     for domain in relayed:
         target = nodes.get(assigned[domain], {})
         transport[domain] = 'relay:[%s]' % (target.get('fqdn') or assigned[domain])
+    # The virtual data feeds the recipient list, so its own rules (virtual_domains) run here first,
+    # on the controller: bad data fails on every host before any of them changes.
+    own_names = [(nodes.get(host) or {}).get('fqdn') or host, 'localhost.localdomain', 'localhost']
+    try:
+        virtual_plan(list(alias_domains or []), virtual_aliases or {}, list(mailbox_domains or []),
+                     virtual_mailboxes or {}, local_domains=own_names + list(local_domains or []))
+        virtual_ok = True
+    except VirtualDomainsError as error:
+        problems.extend(error.problems)
+        virtual_ok = False
     recipients = _recipients(relayed, [d for d in company if kinds[d] == 'local'], aliases, local_recipients,
-                             virtual_aliases, virtual_mailboxes, problems) if relayed else []
+                             virtual_aliases, virtual_mailboxes, problems) if relayed and virtual_ok else []
     trusted = []
     if is_mailbox and not single and any(assigned.get(domain) == host for domain in company):
         for name in _members(groups, MX_GROUP):

@@ -157,3 +157,23 @@ def test_recipient_keys_are_folded_once():
 
 def test_the_plan_is_the_same_the_second_time():
     assert fleet('mx1') == fleet('mx1') and fleet('mbox') == fleet('mbox')
+
+
+@pytest.mark.parametrize('changes, culprit', [
+    (dict(virtual_aliases={'bad address@legacy.falcot.test': 'jean@falcot.test'}),
+     "'bad address@legacy.falcot.test' is not an address"),
+    (dict(virtual_aliases={'x@legacy.falcot.test': 'not an address', '@legacy.falcot.test': 'postmaster'}),
+     'alias x@legacy.falcot.test'),
+    (dict(virtual_mailboxes={'anna@partners.falcot.test': '../../../etc/'}), 'mailbox anna@partners.falcot.test'),
+])
+def test_bad_virtual_data_is_refused_on_every_host_with_its_own_message(changes, culprit):
+    for host in ('mx1', 'mbox'):
+        found = problems(host, **changes)
+        assert culprit in found
+        # Not a second, misleading complaint about the recipient list built from that data.
+        assert 'no recipient is known' not in found
+
+
+def test_aliases_in_the_hosts_own_domain_are_fine():
+    mx1 = fleet('mx1', virtual_aliases=dict(DATA['virtual_aliases'], **{'ops@mx1.falcot.test': 'root'}))
+    assert 'ops@mx1.falcot.test' not in mx1['relay_recipients']
