@@ -101,6 +101,27 @@ def test_disabling_the_antivirus_keeps_mail_flowing(lab, mailbox_host, marker):
     assert SIGNATURE in last_reply(transcript)[1], transcript
 
 
+def test_the_milter_socket_is_a_unix_socket_in_postfixs_chroot(mx):
+    assert mx.run("postconf -h smtpd_milters").stdout.strip() == "unix:/clamav/clamav-milter.ctl"
+    assert mx.run("stat -c '%U:%G %a' /var/spool/postfix/clamav").stdout.strip() == "clamav:postfix 750"
+    assert mx.run("stat -c '%F %G' /var/spool/postfix/clamav/clamav-milter.ctl").stdout.strip() == "socket postfix"
+
+
+def test_the_handbooks_inet_socket_still_works(lab, marker):
+    mx1 = lab["mx1"]
+    try:
+        changed = site_with({"antivirus_milter_socket": "inet:10002@127.0.0.1"})
+        assert changed.returncode == 0, changed.stdout[-3000:]
+        assert mx1.run("postconf -h smtpd_milters").stdout.strip() == "inet:[127.0.0.1]:10002"
+        transcript = send(lab, mx1, message(marker, EICAR))
+        code, text = last_reply(transcript)
+        assert transcript[-1]["send"] == "<message>" and code == 550 and SIGNATURE in text, transcript
+    finally:
+        restored = site_with({})
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert mx1.run("postconf -h smtpd_milters").stdout.strip() == "unix:/clamav/clamav-milter.ctl"
+
+
 @pytest.mark.parametrize("extra_vars, culprits", [
     ({"antivirus_on_infected": "Explode"}, ["antivirus_on_infected", "Explode"]),
     ({"antivirus_milter_socket": "tcp:10002"}, ["antivirus_milter_socket tcp:10002"]),

@@ -1,0 +1,200 @@
+"""Messages per second through a lab MX: fully configured against bare Postfix, stage by stage.
+
+Lab-only tool. The load is Postfix's own smtp-source, run on this machine inside the network
+namespace of the lab host `outside` (so it connects from 198.18.0.100, an Internet client),
+from the postfix package of the lab's offline pool unpacked under the lab cache: nothing is
+installed here. Every case sends --messages messages of --size bytes to postmaster@falcot.test
+over --sessions reused SMTP sessions, and stops by itself (a bounded count, and a timeout).
+
+For each MX the bench saves main.cf, then sets the filters stage by stage with `postconf -e`
+and a reload (no converge between stages, so all stages see the same host), measures each,
+and puts the saved main.cf back (checked byte for byte). Stages, cumulative:
+
+  bare           no smtpd restrictions but the relay guard, no milter, no header/body checks
+  restrictions   + the converged client/helo/sender/recipient/data restrictions and classes
+  milter         + the converged smtpd_milters (clamav-milter on its configured socket)
+  checks         + header_checks and body_checks: this is the host as converged
+  policy         + a policy query (greylisting service) for every recipient, which the
+                   lab otherwise makes for greylisted@ only
+
+With --inet-milter, the bench also converges the MX to the Handbook's inet:10002 milter
+socket, measures that configuration, and converges back. --end-to-end measures the rate at
+which mail sent through mx1 lands in the mailbox host's mailbox (first message in to last
+delivered). Ratios are against `bare` of the same host, measured in the same run. No threshold
+is applied: the target (converged >= 0.8 of bare) is printed for reading.
+"""
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "lab"))
+
+from labkit import config, fleet  # noqa: E402
+from labkit.remote import lab_hosts  # noqa: E402
+from labkit.run import project_ansible_env  # noqa: E402
+
+TARGET = 0.8
+RECIPIENT = "postmaster@falcot.test"
+RESTRICTIONS = ("smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+                "smtpd_recipient_restrictions", "smtpd_data_restrictions")
+CHECKS = ("header_checks", "body_checks")
+MAIN_CF = "/etc/postfix/main.cf"
+SAVED = "/root/main.cf.bench-saved"
+
+
+def smtp_source():
+    """Path of smtp-source and its library directory, unpacked from the lab pool's postfix package."""
+    target = config.CACHE / "smtp-source"
+    binary = target / "usr/sbin/smtp-source"
+    if not binary.exists():
+        packages = sorted((config.CACHE / "repo" / "bookworm").glob("postfix_*_amd64.deb"))
+        if not packages:
+            sys.exit("no postfix package in the lab pool: run lab/lab up first")
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["dpkg-deb", "-x", str(packages[-1]), str(target)], check=True)
+    return binary, target / "usr/lib/postfix"
+
+
+def load(mx, messages, sessions, size, timeout):
+    """Messages per second of one smtp-source run from `outside` to ``mx``."""
+    binary, libraries = smtp_source()
+    outside = next(host for host in fleet.load() if host.name == "outside")
+    argv = ["ip", "netns", "exec", outside.netns, "env", f"LD_LIBRARY_PATH={libraries}", str(binary),
+            "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), "-f", "bench@elsewhere.test",
+            "-t", RECIPIENT, "-M", outside.fqdn, "-S", "mx throughput bench", f"{mx.address}:25"]
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"smtp-source against {mx.name} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return messages / elapsed
+
+
+def postconf(mx, *names):
+    values = {}
+    for line in mx.run("postconf -n").stdout.splitlines():
+        name, _, value = line.partition(" = ")
+        if name in names:
+            values[name] = value
+    return values
+
+
+def apply(mx, settings):
+    """Set (value) or remove (None) main.cf parameters, then reload Postfix."""
+    for name, value in settings.items():
+        if value is None:
+            mx.run(f"postconf -X {name}", check=False)
+        else:
+            mx.run(f"postconf -e {shlex.quote(name + '=' + value)}")
+    mx.run("postfix check && postfix reload")
+
+
+def wait_for_empty_queue(mx, bound=120.0):
+    deadline = time.monotonic() + bound
+    while mx.run("postqueue -j").stdout.strip():
+        if time.monotonic() > deadline:
+            sys.exit(f"{mx.name}: the queue did not drain within {bound:.0f} s")
+        time.sleep(1)
+
+
+def stages(mx):
+    """(name, settings) for each cumulative stage, from the host's converged main.cf."""
+    converged = postconf(mx, *RESTRICTIONS, "smtpd_milters", *CHECKS, "greylisting")
+    policy = converged.get("greylisting") or "check_policy_service inet:127.0.0.1:10023"
+    bare = {name: None for name in RESTRICTIONS + ("smtpd_milters",) + CHECKS}
+    steps = [("bare", bare)]
+    steps.append(("restrictions", {name: converged.get(name) for name in RESTRICTIONS}))
+    steps.append(("milter", {"smtpd_milters": converged.get("smtpd_milters")}))
+    steps.append(("checks", {name: converged.get(name) for name in CHECKS}))
+    recipient = converged.get("smtpd_recipient_restrictions", "")
+    steps.append(("policy", {"smtpd_recipient_restrictions": f"{recipient}, {policy}" if recipient else policy}))
+    return steps
+
+
+def measure_host(mx, args):
+    mx.run(f"cp -p {MAIN_CF} {SAVED}")
+    results = []
+    try:
+        for name, settings in stages(mx):
+            apply(mx, settings)
+            wait_for_empty_queue(mx)
+            load(mx, min(100, args.messages), args.sessions, args.size, args.timeout)    # warm-up
+            rate = load(mx, args.messages, args.sessions, args.size, args.timeout)
+            results.append((name, rate))
+    finally:
+        mx.run(f"cp -p {SAVED} {MAIN_CF} && rm -f {SAVED} && postfix check && postfix reload")
+        wait_for_empty_queue(mx)
+    return results
+
+
+def converge(extra_vars, limit):
+    result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", limit,
+                             "-e", json.dumps(extra_vars)], cwd=TOP, env=project_ansible_env(),
+                            capture_output=True, text=True, timeout=1200)
+    if result.returncode != 0:
+        sys.exit(f"site.yml failed:\n{result.stdout[-3000:]}")
+
+
+def end_to_end(lab, args):
+    """Messages per second from the first sent through mx1 to the last in the mailbox host's mailbox."""
+    mx1, mbox = lab["mx1"], lab["mbox"]
+    wait_for_empty_queue(mx1)
+    before = int(mbox.run("grep -c '^Subject: mx throughput bench' /var/mail/root || true").stdout.strip() or 0)
+    started = time.monotonic()
+    load(mx1, args.messages, args.sessions, args.size, args.timeout)
+    deadline = started + args.timeout
+    while True:
+        count = int(mbox.run("grep -c '^Subject: mx throughput bench' /var/mail/root || true").stdout.strip() or 0)
+        if count - before >= args.messages:
+            return args.messages / (time.monotonic() - started)
+        if time.monotonic() > deadline:
+            sys.exit(f"only {count - before} of {args.messages} messages reached mbox within {args.timeout} s")
+        time.sleep(0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--timeout", type=int, default=300, help="seconds one load run may take at most")
+    parser.add_argument("--hosts", default="mx1,mx2")
+    parser.add_argument("--inet-milter", action="store_true",
+                        help="also measure the Handbook's inet:10002 milter socket (converges twice)")
+    parser.add_argument("--end-to-end", action="store_true", help="also measure mx1 -> mailbox host delivery")
+    args = parser.parse_args()
+    if not 0 < args.messages <= 20000 or not 0 < args.sessions <= 50:
+        sys.exit("--messages must be 1-20000 and --sessions 1-50")
+    lab = lab_hosts()
+    print(f"{args.messages} messages of {args.size} bytes over {args.sessions} reused sessions, from outside, "
+          f"to {RECIPIENT}; ratio to bare Postfix on the same host (target for 'checks', the converged host: "
+          f">= {TARGET})")
+    for name in args.hosts.split(","):
+        mx = lab[name]
+        milter = postconf(mx, "smtpd_milters").get("smtpd_milters", "none")
+        print(f"\n{name} (milter: {milter})")
+        results = measure_host(mx, args)
+        bare = results[0][1]
+        for stage, rate in results:
+            print(f"  {stage:13} {rate:8.1f} msg/s   {rate / bare:5.2f} of bare")
+        if args.inet_milter:
+            converge({"antivirus_milter_socket": "inet:10002@127.0.0.1"}, name)
+            try:
+                inet = measure_host(mx, args)
+            finally:
+                converge({}, name)
+            print(f"  with the Handbook's inet:10002 milter socket (bare {inet[0][1]:.1f} msg/s):")
+            for stage, rate in inet[1:]:
+                print(f"  {stage:13} {rate:8.1f} msg/s   {rate / inet[0][1]:5.2f} of bare")
+    if args.end_to_end:
+        rate = end_to_end(lab, args)
+        print(f"\nend to end, outside -> mx1 -> mbox mailbox: {rate:.1f} msg/s")
+
+
+if __name__ == "__main__":
+    main()
