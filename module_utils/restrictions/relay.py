@@ -157,9 +157,9 @@ def permit_order_problems(items, permits):
         before = {item.name.lower() for item in listed[:first] if not item.warn}
         for permit in permits:
             if permit.lower() not in before:
-                problems.append("%s: %s must come before %s (item %d '%s', the first relay guard: %s), or the "
-                                'clients it permits cannot relay' % (name, permit, listed[first].name, first + 1,
-                                                                     listed[first].text, RELAY_GUARDS_TEXT))
+                problems.append("%s: %s must come before item %d '%s', the first relay guard (%s), or the "
+                                'clients it permits cannot relay' % (name, permit, first + 1, listed[first].text,
+                                                                     RELAY_GUARDS_TEXT))
     return problems
 
 
