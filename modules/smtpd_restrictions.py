@@ -118,6 +118,7 @@ options:
         them. They are checked for O(permit_before_guard) only, and never returned.
     type: list
     elements: str
+    choices: [smtpd_relay_restrictions, smtpd_recipient_restrictions]
     default: []
     version_added: 0.2.0
   map_type:
@@ -322,7 +323,7 @@ from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import (
     Postconf, PostfixCommandError)
 from ansible_collections.mailforge.postfix.plugins.module_utils.smtpd_restrictions import (
-    CLASSES_PARAMETER, LIST_NAMES, RestrictionError, plan, tokens)
+    CLASSES_PARAMETER, RELAY_LISTS, RestrictionError, plan, tokens)
 
 
 def check(postconf, lists, classes=None, tables=None, table_actions=None, postfix_version=None,
@@ -374,7 +375,7 @@ def main():
             tables=dict(type='list', elements='str', default=[]),
             table_actions=dict(type='dict', default={}),
             permit_before_guard=dict(type='list', elements='str', default=[]),
-            read_lists=dict(type='list', elements='str', default=[], choices=list(LIST_NAMES)),
+            read_lists=dict(type='list', elements='str', default=[], choices=list(RELAY_LISTS)),
             map_type=dict(type='str'),
             postfix_version=dict(type='str'),
             recipient_classes=dict(type='dict', options=dict(
