@@ -150,7 +150,8 @@ def plan(lists, classes=None, access_tables=None, rbl_domains=(), tables=None, t
     problems = _access_table_problems(access_tables, rbl_domains)
     if problems or not isinstance(lists, dict) or not isinstance(classes, dict):
         raise RestrictionError(problems or shape_problems(lists, classes, [], {}))
-    if not map_type and (access_tables or ':' not in str((recipient_classes or {}).get('table') or ':')):
+    recipient_table_name = str((recipient_classes or {}).get('table') or '')
+    if not map_type and (access_tables or (recipient_table_name and ':' not in recipient_table_name)):
         raise ValueError('map_type is needed to name the tables (the module reads default_database_type)')
     path_of = {name: posixpath.join(config_dir, name) for name in access_tables}
     refs = {name: '%s:%s' % (map_type, path) for name, path in path_of.items()}
