@@ -20,6 +20,7 @@ import pytest
 TOP = Path(__file__).resolve().parents[2]
 COLLECTION = ('mailforge', 'postfix')
 MODULES = sorted(path.stem for path in (TOP / 'modules').glob('*.py'))
+LOOKUPS = sorted(path.stem for path in (TOP / 'lookup_plugins').glob('*.py'))
 # Checkout folder -> where the collection holds its files.
 PLUGIN_FOLDERS = {'modules': 'plugins/modules', 'module_utils': 'plugins/module_utils',
                   'lookup_plugins': 'plugins/lookup'}
@@ -41,7 +42,9 @@ def expected_files():
     """Every file the collection must hold, as its path inside the collection."""
     expected = {'README.md', 'CHANGELOG.rst', 'meta/runtime.yml'}
     for folder, place in PLUGIN_FOLDERS.items():
-        expected |= {f'{place}/{path.name}' for path in (TOP / folder).glob('*.py')}
+        # rglob: module_utils has packages (restrictions/) as well as files.
+        expected |= {f'{place}/{path.relative_to(TOP / folder)}' for path in (TOP / folder).rglob('*.py')
+                     if not FORBIDDEN.search(str(path.relative_to(TOP / folder)))}
     for folder in ('roles', 'playbooks', 'changelogs'):
         expected |= {str(path.relative_to(TOP)) for path in (TOP / folder).rglob('*')
                      if path.is_file() and not FORBIDDEN.search(str(path.relative_to(TOP)))}
@@ -115,8 +118,9 @@ def test_tarball_holds_the_collection_as_real_files(tarball):
     assert not unwanted, f'packed, but not part of the collection: {unwanted}'
     # The packed plugins are the checkout's, byte for byte.
     for folder, place in PLUGIN_FOLDERS.items():
-        for path in (TOP / folder).glob('*.py'):
-            assert contents[f'{place}/{path.name}'] == path.read_bytes(), path
+        for path in (TOP / folder).rglob('*.py'):
+            if not FORBIDDEN.search(str(path.relative_to(TOP / folder))):
+                assert contents[f'{place}/{path.relative_to(TOP / folder)}'] == path.read_bytes(), path
 
 
 def test_role_parts_are_all_packed(tarball):
@@ -139,9 +143,10 @@ def test_module_doc_renders_from_the_installed_collection(module, work, installe
     assert 'EXAMPLES:' in text and 'OPTIONS' in text
 
 
-def test_lookup_doc_renders_from_the_installed_collection(work, installed, clean_env):
-    text = run(['ansible-doc', '-t', 'lookup', 'mailforge.postfix.sasl_users_file'], work, clean_env)
-    assert f'> LOOKUP mailforge.postfix.sasl_users_file ({installed}/plugins/lookup/sasl_users_file.py)' in text
+@pytest.mark.parametrize('lookup', LOOKUPS)
+def test_lookup_doc_renders_from_the_installed_collection(lookup, work, installed, clean_env):
+    text = run(['ansible-doc', '-t', 'lookup', f'mailforge.postfix.{lookup}'], work, clean_env)
+    assert f'> LOOKUP mailforge.postfix.{lookup} ({installed}/plugins/lookup/{lookup}.py)' in text
 
 
 def test_site_playbook_runs_from_the_installed_collection(work, installed, clean_env):

@@ -26,7 +26,7 @@ def run_check(run, *args, **kwargs):
 def test_nothing_to_do_runs_only_the_version_read():
     run = FakeRun(respond())
     result = run_check(run, {})
-    assert result == dict(changed=False, parameters={}, postfix_version='3.7.11', restriction_warnings=[])
+    assert result == dict(changed=False, parameters={}, maps=[], postfix_version='3.7.11', restriction_warnings=[])
     assert run.calls == [['postconf', '-c', '/etc/postfix', '-h', 'mail_version']]
     assert run.environments == [{'LC_ALL': 'C'}]
 
