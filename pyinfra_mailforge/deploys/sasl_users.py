@@ -23,7 +23,7 @@ def read_users_file(path, vault_password_file=None):
             raise ValueError('%s is vault-encrypted; give a vault password file' % path)
         secret = get_file_vault_secret(filename=str(vault_password_file), loader=DataLoader())
         secret.load()
-        data = VaultLib([('default', secret)]).decrypt(data, filename=str(path))
+        data = VaultLib([('default', secret)]).decrypt(data)
     return parse_users_file(data.decode('utf-8'), str(path))
 
 
