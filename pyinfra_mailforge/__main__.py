@@ -8,6 +8,7 @@ line per host says what changed; the exit status is 1 when any host failed.
 """
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -77,6 +78,8 @@ def _report(meta):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    # pyinfra reports failed commands (with the host's stderr) and unreachable hosts through logging.
+    logging.basicConfig(format='%(message)s', level=logging.WARNING)
     return sasl_users(args)
 
 
