@@ -5,7 +5,9 @@ All numbers come from one run on the same lab hosts:
   - the module on mx1, end to end (ansible-playbook playbooks/sasl_users.yml) and on the host
     alone (the same module run again on mx1 without the controller, see host_side_seconds);
   - an unchanged re-run, end to end and on the host;
-  - every lab MX at once, end to end.
+  - every lab MX at once, end to end;
+  - the same rollouts with pyinfra (python -m pyinfra_mailforge sasl-users), 1 MX and every MX,
+    changed and unchanged, beside the Ansible ones.
 Ratios are printed against the saslpasswd2 loop (targets: at least 100 times faster, unchanged
 re-run at most 2 s per host).
 """
@@ -43,6 +45,18 @@ def rollout(users_file, hosts, **env):
         sys.exit(f"rollout failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
     reports = re.findall(r'msg: (\d+ added, \d+ changed, \d+ removed, \d+ unchanged)', result.stdout)
     return elapsed, reports
+
+
+def pyinfra_rollout(users_file, hosts):
+    """The pyinfra rollout of the same file to the hosts of an Ansible pattern: (seconds, host reports)."""
+    started = time.monotonic()
+    result = subprocess.run([str(TOP / ".venv/bin/python"), "-m", "pyinfra_mailforge", "sasl-users",
+                             "--users-file", str(users_file), "--hosts", hosts],
+                            cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=1800)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"pyinfra rollout failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+    return elapsed, re.findall(r'^\w+: (?:unchanged|changed: .*)$', result.stdout, re.M)
 
 
 def timed_on(host, command, stdin=None, timeout=1800):
@@ -131,9 +145,23 @@ def main():
             host.run(f"rm -f {DATABASE}")
         fleet, reports = rollout(users_file, "mail_servers")
         print(f"  every MX at once ({len(mail_hosts)} hosts), end to end: {fleet:.2f} s {reports}")
+        for host in mail_hosts:
+            host.run(f"rm -f {DATABASE}")
+        py_first, reports = pyinfra_rollout(users_file, "mx1")
+        print(f"  pyinfra on mx1, changed: {py_first:.2f} s {reports} (module end to end {end_to_end:.2f} s)")
+        py_unchanged, reports = pyinfra_rollout(users_file, "mx1")
+        print(f"  pyinfra on mx1, unchanged: {py_unchanged:.2f} s {reports} (module end to end {unchanged:.2f} s)")
+        mx1.run(f"rm -f {DATABASE}")
+        py_fleet, reports = pyinfra_rollout(users_file, "mx_hosts")
+        fleet_unchanged, ansible_reports = rollout(users_file, "mail_servers")
+        print(f"  pyinfra on every MX, changed: {py_fleet:.2f} s {reports} (module end to end {fleet:.2f} s)")
+        py_fleet_unchanged, reports = pyinfra_rollout(users_file, "mx_hosts")
+        print(f"  pyinfra on every MX, unchanged: {py_fleet_unchanged:.2f} s {reports} "
+              f"(module end to end {fleet_unchanged:.2f} s {ansible_reports})")
         print(f"  summary: saslpasswd2 loop {loop:.2f} s | module end to end {end_to_end:.2f} s "
               f"({loop / end_to_end:.1f}x) | module on host {first_host:.2f} s ({loop / first_host:.0f}x) | "
-              f"unchanged {unchanged:.2f} s end to end, {unchanged_host:.2f} s on host")
+              f"unchanged {unchanged:.2f} s end to end, {unchanged_host:.2f} s on host | pyinfra 1 MX {py_first:.2f} s, "
+              f"unchanged {py_unchanged:.2f} s; every MX {py_fleet:.2f} s, unchanged {py_fleet_unchanged:.2f} s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""pyinfra deploys of mailforge."""
