@@ -129,7 +129,7 @@ def test_a_postgrey_option_change_is_applied(lab):
     mx1 = lab["mx1"]
 
     def delay():
-        return mx1.run("ps -o args= -C postgrey", check=False).stdout
+        return mx1.run("pgrep -af '^postgrey '", check=False).stdout
 
     crash_and_repair(mx1, "greylisting : Configure postgrey's options", {"greylisting_delay": 7},
                      old=lambda: "--delay=5" in delay(), new=lambda: "--delay=7" in delay())
