@@ -71,15 +71,6 @@ def _names(value):
             for name in re.split(r'[\s,]+', item) if name]
 
 
-def _address_keys(table):
-    """The addresses of a virtual table given as a dict or as a list of {address, ...} items."""
-    if isinstance(table, dict):
-        return [key for key in table if isinstance(key, str)]
-    if isinstance(table, list):
-        return [item['address'] for item in table if isinstance(item, dict) and isinstance(item.get('address'), str)]
-    return []
-
-
 def _assign(host_names, groups, mailbox_hosts, company, problems):
     """domain -> inventory name of its mailbox host."""
     mailbox_group = _members(groups, MAILBOX_GROUP)
@@ -131,7 +122,7 @@ def _network(host, address, problems):
     return '%s/32' % ip if ip.version == 4 else '[%s]/128' % ip
 
 
-def _recipients(relayed, local_domains, aliases, local_recipients, virtual_aliases, virtual_mailboxes, problems):
+def _recipients(relayed, local_domains, aliases, local_recipients, virtual_keys, problems):
     """relay_recipient_maps keys (lower case) for the relayed domains."""
     names = []
     for name in list(aliases or {}) + list(local_recipients or []):
@@ -140,7 +131,7 @@ def _recipients(relayed, local_domains, aliases, local_recipients, virtual_alias
         elif name.lower() not in names:
             names.append(name.lower())
     keys = {'%s@%s' % (name, domain) for domain in relayed if domain in local_domains for name in names}
-    for address in _address_keys(virtual_aliases) + _address_keys(virtual_mailboxes):
+    for address in virtual_keys:
         found = split_address(address)
         if found and found[1] in relayed:
             keys.add(address.lower())
@@ -198,14 +189,16 @@ def plan(host, groups, nodes, mailbox_hosts, local_domains=(), alias_domains=(),
     # on the controller: bad data fails on every host before any of them changes.
     own_names = [(nodes.get(host) or {}).get('fqdn') or host, 'localhost.localdomain', 'localhost']
     try:
-        virtual_plan(list(alias_domains or []), virtual_aliases or {}, list(mailbox_domains or []),
-                     virtual_mailboxes or {}, local_domains=own_names + list(local_domains or []))
-        virtual_ok = True
+        # Its table entries are the virtual recipients, read in either of the data's forms.
+        virtual = virtual_plan(list(alias_domains or []), virtual_aliases or {}, list(mailbox_domains or []),
+                               virtual_mailboxes or {}, local_domains=own_names + list(local_domains or []))
     except VirtualDomainsError as error:
         problems.extend(error.problems)
-        virtual_ok = False
-    recipients = _recipients(relayed, [d for d in company if kinds[d] == 'local'], aliases, local_recipients,
-                             virtual_aliases, virtual_mailboxes, problems) if relayed and virtual_ok else []
+        virtual = None
+    recipients = _recipients(
+        relayed, [d for d in company if kinds[d] == 'local'], aliases, local_recipients,
+        [entry['key'] for entry in virtual['alias_entries'] + virtual['mailbox_entries']], problems,
+    ) if relayed and virtual else []
     trusted = []
     if is_mailbox and not single and any(assigned.get(domain) == host for domain in company):
         for name in _members(groups, MX_GROUP):
