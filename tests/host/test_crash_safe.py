@@ -13,12 +13,10 @@ import signal
 import socket
 import subprocess
 import threading
-import time
-
-import pytest
 
 from ansible_runs import TOP, site_with
 from antivirus_mail import EICAR, SIGNATURE, message, send
+from company_mail import wait_until
 from labkit.remote import last_reply
 from labkit.run import project_ansible_env
 
@@ -61,14 +59,6 @@ def converge_changed(extra_vars):
 
 def postfix_checks(mx1):
     assert mx1.run("postfix check", check=False).returncode == 0, "postfix check fails"
-
-
-def wait_until(condition, what, bound=60.0):
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {bound:.0f} s: {what}")
-        time.sleep(0.5)
 
 
 def listening(address, port):

@@ -11,11 +11,11 @@ import re
 import shlex
 import socket
 import struct
-import time
 
 import pytest
 
 from ansible_runs import SNAPSHOT, failed_with, site_with
+from company_mail import rcpt, send, wait_until
 from labkit.remote import last_reply
 
 VHOSTS = "/var/mail/vhosts/partners.falcot.test"
@@ -28,24 +28,6 @@ MAILBOXES = {
     "bob@partners.falcot.test": f"{VHOSTS}/bob",               # virtual mbox
 }
 MX_NAMES = ("mx1", "mx2")
-BOUND = 60.0      # seconds any wait below may take before the test fails
-
-
-def message(marker, recipient):
-    return (f"From: <someone@elsewhere.test>\nTo: <{recipient}>\nSubject: {marker}\n"
-            f"Message-ID: <{marker}@lab.test>\n\nbody {marker}\n")
-
-
-def send(lab, server, recipient, marker):
-    outside = lab["outside"]
-    return outside.smtp(server.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                         f"RCPT TO:<{recipient}>", {"data": message(marker, recipient)}])
-
-
-def rcpt(lab, server, recipient):
-    outside = lab["outside"]
-    return outside.smtp(server.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                         f"RCPT TO:<{recipient}>"])
 
 
 def queued_id(transcript):
@@ -66,14 +48,6 @@ def copies(host, path, marker):
 def queue(host):
     """postqueue -j of ``host``: one dict per queued message."""
     return [json.loads(line) for line in host.run("postqueue -j").stdout.splitlines() if line.strip()]
-
-
-def wait_until(condition, what, bound=BOUND):
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {bound:.0f} s: {what}")
-        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("recipient", sorted(MAILBOXES))

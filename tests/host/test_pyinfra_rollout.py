@@ -8,30 +8,23 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from ansible_runs import TOP
 from labkit.remote import last_reply
 from labkit.run import project_ansible_env
-from test_sasl import plain, submission
+from test_sasl import plain, submission, vault_password_file, vaulted_users_file
 
-VAULT = str(TOP / ".venv/bin/ansible-vault")
 NAMES = ("pyinfra-carla", "pyinfra-dan")
 
 
 @pytest.fixture(scope="module")
 def pyinfra_users(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("pyinfra-sasl")
-    vault_password = workdir / "vault-pass"
-    vault_password.write_text(secrets.token_hex(16))
-    vault_password.chmod(0o600)
+    vault_password = vault_password_file(workdir)
     outputs = []
 
     def rollout(users):
-        users_file = workdir / "sasl_users.vault.yml"
-        users_file.write_text(yaml.safe_dump({"sasl_users": users}))
-        subprocess.run([VAULT, "encrypt", "--vault-password-file", str(vault_password), str(users_file)],
-                       check=True, capture_output=True)
+        users_file = vaulted_users_file(workdir, vault_password, {"sasl_users": users})
         result = subprocess.run([sys.executable, "-m", "pyinfra_mailforge", "sasl-users", "--inventory",
                                  "inventory/lab", "--hosts", "mx_hosts", "--users-file", str(users_file),
                                  "--vault-password-file", str(vault_password)],

@@ -17,21 +17,34 @@ VAULT = str(TOP / ".venv/bin/ansible-vault")
 PLAYBOOK = str(TOP / ".venv/bin/ansible-playbook")
 
 
+def vault_password_file(workdir):
+    """A random vault password in a 0600 file, as an admin keeps one."""
+    path = workdir / "vault-pass"
+    path.write_text(secrets.token_hex(16))
+    path.chmod(0o600)
+    return path
+
+
+def vaulted_users_file(workdir, vault_password, content):
+    """A SASL users file with ``content``, encrypted with ansible-vault."""
+    path = workdir / "sasl_users.vault.yml"
+    path.write_text(yaml.safe_dump(content))
+    subprocess.run([VAULT, "encrypt", "--vault-password-file", str(vault_password), str(path)],
+                   check=True, capture_output=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def fleet_users(tmp_path_factory):
     """Rolls a users file out like an admin would: vault-encrypted, through the playbook."""
     workdir = tmp_path_factory.mktemp("sasl")
-    vault_password = workdir / "vault-pass"
-    vault_password.write_text(secrets.token_hex(16))
-    vault_password.chmod(0o600)
+    vault_password = vault_password_file(workdir)
     passwords = {"alice": "A-" + secrets.token_urlsafe(12), "bob": "B-" + secrets.token_urlsafe(12)}
     outputs = []
 
     def rollout(users, exclusive=False):
-        users_file = workdir / "sasl_users.vault.yml"
-        users_file.write_text(yaml.safe_dump({"sasl_users": users, "sasl_users_exclusive": exclusive}))
-        subprocess.run([VAULT, "encrypt", "--vault-password-file", str(vault_password), str(users_file)],
-                       check=True, capture_output=True)
+        users_file = vaulted_users_file(workdir, vault_password,
+                                        {"sasl_users": users, "sasl_users_exclusive": exclusive})
         result = ansible([PLAYBOOK, "playbooks/sasl_users.yml", "--vault-password-file", str(vault_password),
                           "-e", f"sasl_users_file={users_file}"])
         outputs.append(result.stdout + result.stderr)

@@ -3,19 +3,9 @@ import pytest
 
 from labkit.remote import last_reply
 from ansible_runs import failed_with, site_with
+from company_mail import rcpt, send
 
 VHOSTS = "/var/mail/vhosts/partners.falcot.test"
-
-
-def message(marker, recipient):
-    return (f"From: <someone@elsewhere.test>\nTo: <{recipient}>\nSubject: {marker}\n"
-            f"Message-ID: <{marker}@lab.test>\n\nbody {marker}\n")
-
-
-def send(lab, mx, recipient, marker):
-    outside = lab["outside"]
-    return outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                     f"RCPT TO:<{recipient}>", {"data": message(marker, recipient)}])
 
 
 @pytest.fixture(params=["mx1", "mx2"])
@@ -63,9 +53,7 @@ def test_mbox_mailbox_gets_the_message_appended_with_its_from_line(lab, mx, mail
 
 
 def test_unknown_recipient_of_a_mailbox_domain_is_rejected_at_rcpt(lab, mx):
-    outside = lab["outside"]
-    transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                           "RCPT TO:<nobody@partners.falcot.test>"])
+    transcript = rcpt(lab, mx, "nobody@partners.falcot.test")
     code, text = last_reply(transcript)
     # Refused by the MX itself, from the recipient list it holds for the mailbox host.
     assert transcript[-1]["send"] == "RCPT TO:<nobody@partners.falcot.test>", transcript
@@ -73,9 +61,7 @@ def test_unknown_recipient_of_a_mailbox_domain_is_rejected_at_rcpt(lab, mx):
 
 
 def rcpt_code(lab, mx, recipient):
-    outside = lab["outside"]
-    return last_reply(outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@elsewhere.test>",
-                                                f"RCPT TO:<{recipient}>"]))
+    return last_reply(rcpt(lab, mx, recipient))
 
 
 def test_removing_an_alias_from_the_inventory_removes_it(lab, mailbox_host, marker):
