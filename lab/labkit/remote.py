@@ -20,8 +20,12 @@ class LabHost:
         self.address = host.address
         self.fqdn = host.fqdn
 
+    def ssh_argv(self, command):
+        """The argv that runs ``command`` (a shell string) on this host as root."""
+        return hosts.ssh_base(self.host) + [command]
+
     def run(self, command, check=True, stdin=None, timeout=120):
-        argv = hosts.ssh_base(self.host) + [command]
+        argv = self.ssh_argv(command)
         result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             shown = command if len(command) < 200 else command[:200] + "..."

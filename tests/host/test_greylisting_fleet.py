@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_runs import failed_with, site_with
+from ansible_runs import failed_with, recap_all_unchanged, site_with
 from greylisting_mail import GREYLISTED, LAB_DELAY, new_sender, send_mail
 from labkit.remote import last_reply
 
@@ -110,8 +110,8 @@ def test_second_fleet_converge_changes_nothing(fleet):
     again = site_with(FLEET, limit=None)
     FLEET_RUNS.append(again.stdout + again.stderr)
     assert again.returncode == 0, again.stdout[-4000:]
-    recap = again.stdout[again.stdout.index("PLAY RECAP"):]
-    assert all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
+    unchanged, recap = recap_all_unchanged(again.stdout)
+    assert unchanged, recap
 
 
 def test_the_database_password_shows_nowhere(fleet):
