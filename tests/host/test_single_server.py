@@ -17,7 +17,6 @@ from ansible_runs import TOP, ThisMachine, recap_all_unchanged
 from antivirus_mail import EICAR, SIGNATURE, message
 from antivirus_mail import send as send_to_jean
 from labkit.remote import last_reply
-from labkit.run import project_ansible_env
 
 
 # Each spare host is converged by its own controller: solo (Debian 12) from
