@@ -207,3 +207,17 @@ def test_both_greylisting_roles_refuse_the_same_names_and_passwords(rule, value,
     assert (role_input.problems('greylisting', mx) == []) is accepted
     assert (role_input.problems('greylist_db', db) == []) is accepted
     assert LookupModule().run([rule]) == [RULES[rule]]
+
+
+# --- the roles: each checks its input first, as the site playbook's first play does ---------------------
+
+def test_every_role_checks_its_input_first_with_the_same_argument_spec():
+    for role in sorted(path.name for path in (TOP / 'roles').iterdir() if (path / 'tasks/main.yml').exists()):
+        tasks = yaml.safe_load((TOP / 'roles' / role / 'tasks/main.yml').read_text())
+        first = next(task for task in tasks if 'ansible.builtin.import_tasks' in task)
+        assert first['ansible.builtin.import_tasks'] == 'check.yml', role
+        assert tasks.index(first) == 0, role
+        specs = yaml.safe_load((TOP / 'roles' / role / 'meta/argument_specs.yml').read_text())['argument_specs']
+        assert specs['check'] == specs['main'], role
+        check = (TOP / 'roles' / role / 'tasks/check.yml').read_text()
+        assert 'role_input' in check, role
