@@ -1,4 +1,5 @@
-"""The roles' input checks that need no host (module_utils/role_input.py, lookup role_input)."""
+"""The roles' input checks that need no host (module_utils/role_input.py, lookup role_input), and the site
+playbook's first play that runs them on every host before any role changes anything."""
 import re
 from pathlib import Path
 
@@ -209,7 +210,32 @@ def test_both_greylisting_roles_refuse_the_same_names_and_passwords(rule, value,
     assert LookupModule().run([rule]) == [RULES[rule]]
 
 
-# --- the roles: each checks its input first, as the site playbook's first play does ---------------------
+# --- the site playbook: every role's input on every host, before any host changes ---------------------
+
+def site_plays():
+    return yaml.safe_load((TOP / 'playbooks/site.yml').read_text())
+
+
+def test_the_first_play_checks_every_role_of_the_later_plays_in_their_order():
+    first, *later = site_plays()
+    assert first['any_errors_fatal'] is True and first['gather_facts'] is False
+    assert 'validate' in first['tags']
+    checked, mx_only = [], set()
+    for task in first['tasks']:
+        include = task['ansible.builtin.include_role']
+        assert include['tasks_from'] == 'check'
+        if 'loop' in task:
+            checked.extend(re.findall(r"'(\w+)'", task['loop']))
+            for names in re.findall(r"\[([^\]]*)\] if postfix__fleet\.mx", task['loop']):
+                mx_only.update(re.findall(r"'(\w+)'", names))
+        else:
+            checked.append(include['name'])
+    run = [entry['role'] for play in later for entry in play['roles']]
+    assert checked == run
+    assert mx_only == {entry['role'] for play in later for entry in play['roles']
+                       if entry.get('when') == 'postfix__fleet.mx'}
+    assert set(first['hosts'].split(':')) == {play['hosts'] for play in later}
+
 
 def test_every_role_checks_its_input_first_with_the_same_argument_spec():
     for role in sorted(path.name for path in (TOP / 'roles').iterdir() if (path / 'tasks/main.yml').exists()):
