@@ -22,6 +22,9 @@ description:
     restriction model of M(mailforge.postfix.smtpd_restrictions), against every supported Postfix (3.7 and 3.10);
     a problem only some versions have, and a class named like a Postfix parameter, are left to the module, which
     checks with the host's Postfix before the role writes anything.
+  - C(virtual_domains) - the virtual domain data, with the model of M(mailforge.postfix.virtual_domains), against
+    C(mydestination) as the postfix role plans it; the module checks against the host's C(main.cf) before the role
+    writes anything.
   - C(content_filters) - the rules' shape, delimiters, duplicates and actions, as M(mailforge.postfix.postfix_map)
     checks them; the module compiles the patterns with the host's Postfix before it writes a table.
   - C(antivirus) - the milter socket, the signature source, and the signature files on the controller.
