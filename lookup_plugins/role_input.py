@@ -19,9 +19,10 @@ description:
   - C(greylisting) - listen address, whitelists, reply text; with sqlgrey its database settings.
   - C(greylist_db) - the database's names, password, port, addresses and clients.
   - C(smtpd_restrictions) - the restriction lists, access tables, RBL zones and restriction classes, with the
-    restriction model of M(mailforge.postfix.smtpd_restrictions), against every supported Postfix (3.7 and 3.10);
-    a problem only some versions have, and a class named like a Postfix parameter, are left to the module, which
-    checks with the host's Postfix before the role writes anything.
+    restriction model of M(mailforge.postfix.smtpd_restrictions), against every supported Postfix (3.7 and 3.10)
+    and its default table type (hash, lmdb; or C(default_database_type) of a C(main.cf) layer); a problem only some
+    of them have, and a class named like a Postfix parameter, are left to the module, which checks with the host's
+    Postfix before the role writes anything.
   - C(virtual_domains) - the virtual domain data, with the model of M(mailforge.postfix.virtual_domains), against
     C(mydestination) as the postfix role plans it; the module checks against the host's C(main.cf) before the role
     writes anything.

@@ -20,6 +20,7 @@ stays with the modules, which run it again in the role before its first write.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 
 from ansible_collections.mailforge.postfix.plugins.module_utils import lookup_table
@@ -33,9 +34,15 @@ from ansible_collections.mailforge.postfix.plugins.module_utils.virtual_domains 
 # names differ between them (3.9 removed a few), so a list is refused here only
 # when every one of them refuses it; the role's module checks the host's own.
 SUPPORTED_POSTFIX = ('3.7', '3.10')
-# A stand-in for the host's default_database_type in table references: the
-# type only changes the reference, not what is refused.
+# The default_database_type of the supported targets (Debian 12 builds Postfix
+# with hash, Debian 13 with lmdb): the tables a list names by name become
+# TYPE:/etc/postfix/NAME with the host's. A list that names one of them by
+# its reference is refused here only when it would be with either type.
+SUPPORTED_MAP_TYPES = ('hash', 'lmdb')
+# Where the type does not change the outcome (the permit order of the SASL check).
 PLACEHOLDER_MAP_TYPE = 'hash'
+# Where the roles have Postfix keep the tables they plan (the modules' config_dir).
+CONFIG_DIR = '/etc/postfix'
 
 # greylisting: one whitelist entry, a host or domain name, an IPv4/IPv6
 # address or network, or a /regular expression/; a recipient entry, an
@@ -196,32 +203,54 @@ def smtpd_restrictions_input(v):
                                default=v['restriction_classes_default']))
 
 
-def restriction_problems(model, versions=SUPPORTED_POSTFIX, permit_before_guard=()):
+def restriction_problems(model, versions=SUPPORTED_POSTFIX, permit_before_guard=(),
+                         map_types=(PLACEHOLDER_MAP_TYPE,)):
     """The problems of a restriction model that every Postfix of ``versions`` has, in the model's words.
 
-    A problem that only some versions have (a restriction removed in 3.9) is
-    the host's to decide: the role's module checks with the host's version.
+    A problem that only some versions (or table types of ``map_types``) have, such
+    as a restriction removed in 3.9, is the host's to decide: the role's module
+    checks with the host's version and default_database_type.
     """
     found = None
-    for version in versions:
+    planned = [name for name in (model.get('access_tables') or {}) if isinstance(name, str)]
+    table = str((model.get('recipient_classes') or {}).get('table') or '')
+    if table and ':' not in table:
+        planned.append(table)
+    for version, map_type in [(version, map_type) for version in versions for map_type in map_types]:
         try:
             restriction_plan(model.get('lists') or {}, classes=model.get('classes'),
                              access_tables=model.get('access_tables'), rbl_domains=model.get('rbl_domains') or (),
                              recipient_classes=model.get('recipient_classes'), other_lists=model.get('other_lists'),
                              permit_before_guard=permit_before_guard, read_lists=model.get('read_lists'),
-                             version=version, map_type=PLACEHOLDER_MAP_TYPE)
+                             version=version, map_type=map_type)
             problems = []
         except RestrictionError as error:
             problems = list(error.problems)
         except ValueError as error:
             problems = [str(error)]
+        problems = [_table_type_named(problem, map_type, planned) for problem in problems]
         found = problems if found is None else [problem for problem in found if problem in problems]
     return found or []
 
 
+def _table_type_named(problem, map_type, names):
+    """``problem`` with each planned table's reference written with Postfix's $default_database_type.
+
+    So that the same problem reads the same whatever type the host has; a
+    reference the user wrote with a type of their own stays as it is.
+    """
+    for name in names:
+        problem = problem.replace('%s:%s' % (map_type, posixpath.join(CONFIG_DIR, name)),
+                                  '$default_database_type:%s' % posixpath.join(CONFIG_DIR, name))
+    return problem
+
+
 def smtpd_restrictions(v, versions=SUPPORTED_POSTFIX):
-    """The restriction lists, access tables, RBLs and classes of the smtpd_restrictions and restriction_classes roles."""
-    found = restriction_problems(smtpd_restrictions_input(v), versions)
+    """The lists, access tables, RBLs and classes of the smtpd_restrictions and restriction_classes roles."""
+    layered = [layer.get('default_database_type') for layer in (v.get('postfix_main_cf_host') or {},
+                                                                  v.get('postfix_main_cf') or {})]
+    map_types = [next(value for value in layered if value)] if any(layered) else SUPPORTED_MAP_TYPES
+    found = restriction_problems(smtpd_restrictions_input(v), versions, map_types=map_types)
     return ['smtpd_restrictions: %s' % '; '.join(found)] if found else []
 
 
@@ -303,7 +332,8 @@ VARIABLES = {
                     'greylisting_sql_port', 'greylisting_sql_database', 'greylisting_sql_user',
                     'greylisting_sql_password', 'greylisting_sql_greymethod', 'greylisting_sql_retry_window',
                     'greylisting_sql_connect_timeout'),
-    'smtpd_restrictions': ('smtpd_restrictions__lists', 'smtpd_restrictions_access_tables', 'smtpd_restrictions_rbl_domains',
+    'smtpd_restrictions': ('smtpd_restrictions__lists', 'smtpd_restrictions_access_tables',
+                           'smtpd_restrictions_rbl_domains',
                            'restriction_classes_definitions', 'restriction_classes_table',
                            'restriction_classes_recipients', 'restriction_classes_default'),
     'content_filters': ('content_filters_table_type', 'content_filters_header_checks', 'content_filters_body_checks',
@@ -311,7 +341,7 @@ VARIABLES = {
     'antivirus': ('antivirus_enabled', 'antivirus_milter_socket', 'antivirus__inet', 'antivirus__unix',
                   'antivirus_signature_source', 'antivirus_freshclam_mirrors', 'antivirus_signature_files'),
 }
-VARIABLES['smtpd_restrictions'] += ('postfix__relay_restrictions',)
+VARIABLES['smtpd_restrictions'] += ('postfix__relay_restrictions', 'postfix_main_cf', 'postfix_main_cf_host')
 VARIABLES['virtual_domains'] = (
     'virtual_domains_alias_domains', 'virtual_domains_aliases', 'virtual_domains_mailbox_domains',
     'virtual_domains_mailboxes', 'virtual_domains_mailbox_base', 'virtual_domains_uid', 'virtual_domains_gid',
@@ -319,7 +349,7 @@ VARIABLES['virtual_domains'] = (
 VARIABLES['sasl_auth'] = VARIABLES['smtpd_restrictions']
 # Set by another role of the play, absent when a role runs without it; the
 # checks that need them say what they do then.
-OPTIONAL = {'smtpd_restrictions': ('postfix__relay_restrictions',),
+OPTIONAL = {'smtpd_restrictions': ('postfix__relay_restrictions', 'postfix_main_cf', 'postfix_main_cf_host'),
             'virtual_domains': ('postfix__fleet', 'postfix_myhostname', 'postfix_main_cf', 'postfix_main_cf_host'),
             'sasl_auth': VARIABLES['sasl_auth']}
 

@@ -159,6 +159,22 @@ def test_a_restriction_only_some_supported_postfix_refuses_is_left_to_the_host()
         dict(lists={'smtpd_helo_restrictions': ['check_relay_domains']}), versions=('3.10',))
 
 
+@pytest.mark.parametrize('map_type', ['hash', 'lmdb'])
+def test_a_planned_table_named_by_its_reference_is_left_to_the_host(map_type):
+    # On the host the table is TYPE:/etc/postfix/access_helo with its default_database_type.
+    named = lab_mx(smtpd_restrictions_helo=['permit_mynetworks', 'check_helo_access %s:/etc/postfix/access_helo'
+                                            % map_type])
+    assert found('smtpd_restrictions', named) == ''
+    layered = dict(named, postfix_main_cf={'default_database_type': 'cdb'})
+    assert '%s:/etc/postfix/access_helo' % map_type in found('smtpd_restrictions', layered)
+
+
+def test_a_problem_with_a_planned_table_reads_the_same_whatever_the_host_type():
+    typo = found('smtpd_restrictions', lab_mx(restriction_classes_recipients={'greylisted@falcot.test': 'greylistng'}))
+    assert ("table_actions $default_database_type:/etc/postfix/recipient_classes action 'greylistng': greylistng is "
+            "not an access(5) action") in typo
+
+
 def test_sasl_checks_the_recipient_list_as_the_model_writes_it():
     # The class table comes last in the recipient list; a guard-free relay list plus a recipient list whose
     # permit_sasl_authenticated follows reject_unauth_destination is refused.
