@@ -247,8 +247,8 @@ def _table_type_named(problem, map_type, names):
 
 def smtpd_restrictions(v, versions=SUPPORTED_POSTFIX):
     """The lists, access tables, RBLs and classes of the smtpd_restrictions and restriction_classes roles."""
-    layered = [layer.get('default_database_type') for layer in (v.get('postfix_main_cf_host') or {},
-                                                                  v.get('postfix_main_cf') or {})]
+    layers = (v.get('postfix_main_cf_host') or {}, v.get('postfix_main_cf') or {})
+    layered = [layer.get('default_database_type') for layer in layers]
     map_types = [next(value for value in layered if value)] if any(layered) else SUPPORTED_MAP_TYPES
     found = restriction_problems(smtpd_restrictions_input(v), versions, map_types=map_types)
     return ['smtpd_restrictions: %s' % '; '.join(found)] if found else []
