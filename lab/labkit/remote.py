@@ -43,6 +43,30 @@ class LabHost:
         result = self.run(f"python3 -c {shlex.quote(program)}", stdin=dialogue)
         return json.loads(result.stdout)
 
+    def start_load(self, job):
+        """Start lab/labkit/smtp_load.py on this host with ``job``; returns the running process.
+
+        Read its JSON report with ``finish_load``.
+        """
+        program = Path(__file__).with_name("smtp_load.py").read_text()
+        process = subprocess.Popen(self.ssh_argv(f"python3 -c {shlex.quote(program)}"), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process.stdin.write(json.dumps(job))
+        process.stdin.close()
+        return process
+
+    @staticmethod
+    def finish_load(process, timeout):
+        """The report of a load started by ``start_load``; fails if it runs past ``timeout`` seconds."""
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(f"the load ran past {timeout} s") from None
+        output, errors = process.stdout.read(), process.stderr.read()
+        assert process.returncode == 0, f"the load failed ({process.returncode}): {errors[-2000:]}"
+        return json.loads(output)
+
     def start_unit(self, unit, check=True):
         """``systemctl start`` of one or more units, then is-active (which ``check`` asserts).
 

@@ -1,14 +1,26 @@
 """Runs of ansible and ansible-playbook against the lab, as a user would start them."""
 import json
+import re
 import subprocess
 from pathlib import Path
 
 from labkit.run import project_ansible_env
 
 TOP = Path(__file__).resolve().parents[2]
+# Everything the roles write on a mail host: Postfix (its sasl/ folder included),
+# the SASL database in the chroot, ClamAV's configuration and databases,
+# postgrey and sqlgrey, and systemd's units, drop-ins and masks. A path that does
+# not exist is listed as absent; any other error fails the command (and the
+# test) instead of being hidden.
+STATE_PATHS = ("/etc/postfix /etc/aliases /etc/mailname /var/spool/postfix/etc/sasldb2 /etc/sasldb2 "
+               "/etc/clamav /var/lib/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
+               "/etc/systemd/system /etc/postgresql")
 SNAPSHOT = (
-    "find /etc/postfix /etc/aliases /etc/mailname /etc/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
-    "/etc/systemd/system/sqlgrey.service -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum")
+    f"set -o pipefail; for path in {STATE_PATHS}; do "
+    "if [ -e \"$path\" ] || [ -L \"$path\" ]; then present=\"$present $path\"; else echo \"absent $path\"; fi; done; "
+    "find $present -type f -print0 | sort -z | xargs -0 -r sha256sum && "
+    "find $present -type l -printf 'link %p -> %l\\n' | sort && "
+    "find $present -printf 'mode %m %u:%g %p\\n' | sort")
 
 
 class ThisMachine:
@@ -48,16 +60,28 @@ def site_with(extra_vars, limit="mx1"):
                     "-e", json.dumps(extra_vars)])
 
 
-def failed_with(result, *culprits):
-    """The task itself failed on mx1 (not the run around it), naming every culprit."""
+# Bad input is tried on both MX hosts at once: Debian 12 (Postfix 3.7) and 13 (3.10).
+BOTH_MX = ("mx1", "mx2")
+
+
+def failed_with(result, *culprits, hosts=("mx1",)):
+    """The task itself failed on each of ``hosts`` (not the run around it), naming every culprit."""
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    # One marker per way Ansible reports a failed task: ad-hoc, task, loop item.
-    failures = [part for marker in ("mx1 | FAILED! =>", "fatal: [mx1]: FAILED! =>", "failed: [mx1] (item=")
-                for part in output.split(marker)[1:]]
-    assert failures, f"no task failed on mx1:\n{output[-3000:]}"
-    report = "".join(failures)
-    # The yaml callback folds long messages and doubles quotes inside quotes.
-    flat = " ".join(report.replace("''", "'").split())
-    for culprit in culprits:
-        assert culprit in flat, f"{culprit!r} not named in the failure:\n{report[-3000:]}"
+    for host in hosts:
+        # One marker per way Ansible reports a failed task: ad-hoc, task, loop item.
+        failures = [part for marker in (f"{host} | FAILED! =>", f"fatal: [{host}]: FAILED! =>",
+                                        f"failed: [{host}] (item=")
+                    for part in output.split(marker)[1:]]
+        assert failures, f"no task failed on {host}:\n{output[-3000:]}"
+        # Each report ends where the next line starts at the margin (the next host, task or play).
+        report = "".join(re.split(r"\n(?=\S)", part, maxsplit=1)[0] for part in failures)
+        # The yaml callback folds long messages and doubles quotes inside quotes.
+        flat = " ".join(report.replace("''", "'").split())
+        for culprit in culprits:
+            assert culprit in flat, f"{culprit!r} not named in {host}'s failure:\n{report[-3000:]}"
+
+
+def refused_on_both_mx(extra_vars, *culprits):
+    """site.yml with bad ``extra_vars`` on both MX hosts: each refuses them, naming every culprit."""
+    failed_with(site_with(extra_vars, limit=",".join(BOTH_MX)), *culprits, hosts=BOTH_MX)

@@ -42,10 +42,13 @@ def marker():
 
 @pytest.fixture
 def unchanged(lab):
-    """Asserts that /etc/postfix and friends are byte-identical after the test and mail still flows."""
-    mx1 = lab["mx1"]
-    before = mx1.run(SNAPSHOT).stdout
+    """Everything the roles write on both MX hosts and the database host is byte-identical after
+    the test, and mail still flows."""
+    hosts = [lab[name] for name in ("mx1", "mx2", "greydb")]
+    before = [host.run(SNAPSHOT).stdout for host in hosts]
     yield
-    assert mx1.run(SNAPSHOT).stdout == before, "the host's configuration changed"
-    transcript = lab["outside"].smtp(mx1.address, ["EHLO outside.elsewhere.test"])
-    assert transcript[-1]["code"] == 250, transcript
+    for host, old in zip(hosts, before):
+        assert host.run(SNAPSHOT).stdout == old, f"{host.name}'s configuration changed"
+    for name in ("mx1", "mx2"):
+        transcript = lab["outside"].smtp(lab[name].address, ["EHLO outside.elsewhere.test"])
+        assert transcript[-1]["code"] == 250, transcript

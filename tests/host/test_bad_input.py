@@ -1,62 +1,103 @@
-"""Bad input fails with a message naming the culprit, and the host is left as it was."""
+"""Bad input fails with a message naming the culprit, and the hosts are left as they were.
+
+Every case runs on both MX hosts at once (Debian 12 and 13), through the
+module alone or through site.yml, and each must refuse it; the greylisting
+database's cases run on greydb with the MX hosts.
+"""
 import pytest
 
-from ansible_runs import failed_with, module_call, site_with
+from ansible_runs import BOTH_MX, failed_with, module_call, site_with
+
+def on_both_mx(module, arguments):
+    return module_call(module, arguments, host=":".join(BOTH_MX))
+
+
+def site_on_both_mx(extra_vars):
+    return site_with(extra_vars, limit=",".join(BOTH_MX))
+
 
 CASES = {
     "typo in a parameter name": (
-        lambda: module_call("postconf", {"parameters": {"smtpd_helo_requird": "yes"}}),
+        lambda: on_both_mx("postconf", {"parameters": {"smtpd_helo_requird": "yes"}}),
         ["smtpd_helo_requird"]),
     "typo in a parameter name through site.yml": (
-        lambda: site_with({"postfix_main_cf_host": {"disable_vrfy_comand": "yes"}}),
+        lambda: site_on_both_mx({"postfix_main_cf_host": {"disable_vrfy_comand": "yes"}}),
         ["disable_vrfy_comand"]),
     "not a number": (
-        lambda: module_call("postconf", {"parameters": {"message_size_limit": "lots"}}),
+        lambda: on_both_mx("postconf", {"parameters": {"message_size_limit": "lots"}}),
         ["message_size_limit"]),
     "not a boolean": (
-        lambda: module_call("postconf", {"parameters": {"smtpd_helo_required": "maybe"}}),
+        lambda: on_both_mx("postconf", {"parameters": {"smtpd_helo_required": "maybe"}}),
         ["smtpd_helo_required"]),
     "a value with a newline": (
-        lambda: module_call("postconf", {"parameters": {"smtpd_banner": "hello\nworld"}}),
+        lambda: on_both_mx("postconf", {"parameters": {"smtpd_banner": "hello\nworld"}}),
         ["smtpd_banner"]),
     "role choice violated": (
-        lambda: site_with({"postfix_smtpd_tls_security_level": "bogus"}),
+        lambda: site_on_both_mx({"postfix_smtpd_tls_security_level": "bogus"}),
         ["postfix_smtpd_tls_security_level"]),
     "relay restrictions that end open": (
-        lambda: site_with({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit"]}),
+        lambda: site_on_both_mx({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit"]}),
         ["postfix_smtpd_relay_restrictions"]),
     "unknown restriction": (
-        lambda: site_with({"smtpd_restrictions_helo": ["permit_mynetworks", "reject_bogus_helo"]}),
+        lambda: site_on_both_mx({"smtpd_restrictions_helo": ["permit_mynetworks", "reject_bogus_helo"]}),
         ["reject_bogus_helo"]),
     "access table referenced but not defined": (
-        lambda: site_with({"smtpd_restrictions_sender": ["check_sender_access hash:/etc/postfix/nothere"]}),
+        lambda: site_on_both_mx({"smtpd_restrictions_sender": ["check_sender_access hash:/etc/postfix/nothere"]}),
         ["hash:/etc/postfix/nothere"]),
     "restriction order that opens a relay": (
-        lambda: site_with({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit",
+        lambda: site_on_both_mx({"postfix_smtpd_relay_restrictions": ["permit_mynetworks", "permit",
                                                                 "reject_unauth_destination"]}),
         ["permit", "relay"]),
     "recipient list that opens a relay (module)": (
-        lambda: module_call("smtpd_restrictions", {"lists": {
+        lambda: on_both_mx("smtpd_restrictions", {"lists": {
             "smtpd_relay_restrictions": [],
             "smtpd_recipient_restrictions": ["permit_mynetworks", "permit", "reject_unauth_destination"]}}),
         ["permit", "relay"]),
     "malformed map key": (
-        lambda: module_call("postfix_map", {"path": "/etc/postfix/access_test", "type": "hash",
+        lambda: on_both_mx("postfix_map", {"path": "/etc/postfix/access_test", "type": "hash",
                                             "entries": {"bad key": "REJECT"}}),
         ["bad key"]),
     "bad regexp rule": (
-        lambda: module_call("postfix_map", {"path": "/etc/postfix/header_checks_test", "type": "regexp",
+        lambda: on_both_mx("postfix_map", {"path": "/etc/postfix/header_checks_test", "type": "regexp",
                                             "rules": [{"pattern": "/^Subject: ok/", "action": "WARN ok"},
                                                       {"pattern": "/^Subject: (unclosed/", "action": "REJECT x"}]}),
         ["(unclosed"]),
     "unknown master.cf service type": (
-        lambda: module_call("postfix_master", {"services": [{"name": "smtp2", "type": "tcp",
+        lambda: on_both_mx("postfix_master", {"services": [{"name": "smtp2", "type": "tcp",
                                                              "command": "smtpd"}]}),
         ["smtp2"]),
+}
+
+
+CASES.update({
+    "submission TLS version that does not exist": (
+        lambda: site_on_both_mx({"sasl_auth_submission_tls_min_version": "TLSv1.1"}),
+        ["sasl_auth_submission_tls_min_version"]),
+    "AUTH rate limit that is not a number": (
+        lambda: site_on_both_mx({"sasl_auth_client_auth_rate_limit": "lots"}),
+        ["sasl_auth_client_auth_rate_limit"]),
+    "SASL mechanism list that is not a list": (
+        lambda: site_on_both_mx({"sasl_auth_mechanisms": {"PLAIN": True}}),
+        ["sasl_auth_mechanisms"]),
+})
+# The greylisting database's input: refused on greydb, before anything changes there or on the MX hosts.
+DATABASE_CASES = {
+    "database client that is not a network": (
+        {"greylist_db_clients": ["198.18.0.10", "the MX hosts"]}, ["the MX hosts"]),
+    "database password too short": (
+        {"greylist_db_password": "short"}, ["greylist_db_password must have at least 16"]),
+    "database listen address that is not an address": (
+        {"greylist_db_listen_addresses": ["greydb.falcot.test"]}, ["greydb.falcot.test"]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_refused_and_nothing_changes(case, unchanged):
     call, culprits = CASES[case]
-    failed_with(call(), *culprits)
+    failed_with(call(), *culprits, hosts=BOTH_MX)
+
+
+@pytest.mark.parametrize("case", sorted(DATABASE_CASES))
+def test_bad_database_input_is_refused_and_nothing_changes(case, unchanged):
+    extra_vars, culprits = DATABASE_CASES[case]
+    failed_with(site_with(extra_vars, limit="greydb," + ",".join(BOTH_MX)), *culprits, hosts=("greydb",))

@@ -2,7 +2,7 @@
 import pytest
 
 from labkit.remote import last_reply
-from ansible_runs import failed_with, site_with
+from ansible_runs import refused_on_both_mx, site_with
 from company_mail import rcpt, send
 
 VHOSTS = "/var/mail/vhosts/partners.falcot.test"
@@ -95,4 +95,4 @@ def test_removing_an_alias_from_the_inventory_removes_it(lab, mailbox_host, mark
      ["falcot.test is in postfix_mydestination_domains and in virtual_domains_alias_domains"]),
 ])
 def test_bad_virtual_data_is_refused_and_nothing_changes(extra_vars, culprits, unchanged):
-    failed_with(site_with(extra_vars), *culprits)
+    refused_on_both_mx(extra_vars, *culprits)
