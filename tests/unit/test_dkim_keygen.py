@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
-from ansible_collections.mailforge.postfix.plugins.module_utils.dkim_keygen import generate, public_key_of, rsa_bits
+from ansible_collections.mailforge.postfix.plugins.plugin_utils.dkim_keygen import generate, public_key_of, rsa_bits
 
 
 @pytest.mark.parametrize('bits', [2048, 3072])

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailforge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""DKIM key pairs in the forms dkimpy-milter reads and DNS publishes.
+"""DKIM key pairs in the forms dkimpy-milter reads and DNS publishes (controller side).
 
 Runs on the controller only (``cryptography`` comes with ansible-core there).
 
