@@ -94,7 +94,7 @@ class ActionModule(ActionBase):
                 dkim_keyfile.write(args['path'], after, secrets)
         except KeySetError as error:
             raise AnsibleActionFail(str(error)) from None
-        result.update(changed=bool(changes), changes=changes, keys=public_view(after))
+        result.update(changed=bool(changes), changes=changes, selectors=public_view(after))
         if self._task.diff and changes:
             # States and public keys only: the diff is printed with --diff.
             result['diff'] = dict(before=yaml.safe_dump(public_view(before), default_flow_style=False),

@@ -125,7 +125,7 @@ changes:
   type: list
   elements: str
   sample: ["falcot.test: selector falcot2027r signs", "falcot.test: selector falcot2026r stops signing (still published)"]
-keys:
+selectors:
   description: The key set after the step without private keys, domain to selector to its fields.
   returned: always
   type: dict
