@@ -16,7 +16,8 @@ description:
     record per selector serves the whole fleet.
   - Refuses, naming the culprit, a domain to sign that the fleet does not handle, a domain without keys,
     a damaged key file and a mix of algorithms dkimpy-milter 1.2.3 cannot sign with.
-  - The result holds private keys. Use it only in tasks with C(no_log) set.
+  - Without O(with_keys) the result holds no key material, so a task can show its errors; with it,
+    C(key_files) holds the private keys, so use that only in tasks with C(no_log) set.
 options:
   _terms:
     description: Path of the key file on the controller.
@@ -50,6 +51,10 @@ options:
     description: Directory of the key files on the hosts.
     type: str
     default: /etc/dkimpy-milter/keys
+  with_keys:
+    description: Return the private keys in C(key_files[].content); otherwise C(key_files) lists paths only.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -99,7 +104,10 @@ class LookupModule(LookupBase):
                                  _strings(self.get_option('mailbox_domains'))))
         try:
             keyset = dkim_keyfile.read(path, self._loader._vault.secrets)
-            return [plan(keyset, _strings(self.get_option('domains')), fleet,
-                         _strings(self.get_option('mynetworks')), str(self.get_option('key_dir')))]
+            found = plan(keyset, _strings(self.get_option('domains')), fleet,
+                         _strings(self.get_option('mynetworks')), str(self.get_option('key_dir')))
         except KeySetError as error:
             raise AnsibleError(str(error)) from None
+        if not self.get_option('with_keys'):
+            found['key_files'] = [dict(path=item['path']) for item in found['key_files']]
+        return [found]
