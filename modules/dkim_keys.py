@@ -13,7 +13,7 @@ description:
   - Keeps one DKIM key set for the whole fleet in one vault-encrypted YAML file on the controller
     (C(dkim_keys) mapping each domain to its selectors). Every MX signs a domain with the same
     selector's key, so one DNS record serves them all, and a host added later gets the same keys.
-  - Runs on the controller only (an action plugin): the file is decrypted and encrypted again with the
+  - Runs on the controller only (an action plugin). The file is decrypted and encrypted again with the
     run's vault secrets (C(--vault-password-file), C(--ask-vault-pass), C(vault_password_file) or vault
     ids). A key file that is not vault-encrypted is refused. Nothing is sent to any host.
   - Keys are generated with the C(cryptography) library that ansible-core uses. RSA keys are PEM
