@@ -82,7 +82,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         args = _plain(dict(args))
         fleet_domains = set(domain_kinds(args['local_domains'], args['alias_domains'], args['mailbox_domains']))
         secrets = self._loader._vault.secrets    # the run's vault secrets; DataLoader keeps them here
@@ -92,7 +92,7 @@ class ActionModule(ActionBase):
             after, changes = apply_step(before, args, fleet_domains, today)
             if changes and not self._task.check_mode:
                 dkim_keyfile.write(args['path'], after, secrets)
-        except KeySetError as error:
+        except ValueError as error:    # KeySetError, or cryptography missing: messages without key material
             raise AnsibleActionFail(str(error)) from None
         result.update(changed=bool(changes), changes=changes, selectors=public_view(after))
         if self._task.diff and changes:

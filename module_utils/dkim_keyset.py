@@ -260,8 +260,8 @@ def retire(keyset, domain, selector, today, grace_days):
         until = datetime.date.fromisoformat(ended) + datetime.timedelta(days=grace_days)
         if today < until:
             raise KeySetError(['%s selector %s stopped signing on %s; retire it on or after %s '
-                               '(dkim_keys_grace_days: %d)' % (domain, selector, ended, until.isoformat(),
-                                                              grace_days)])
+                               '(dkim_keys_grace_days: %d)'
+                               % (domain, selector, ended, until.isoformat(), grace_days)])
     entry['state'] = 'retired'
     entry.pop('private_key', None)
     return result, ['%s: selector %s retired (record withdrawn, private key deleted)' % (domain, selector)]

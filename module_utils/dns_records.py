@@ -126,8 +126,9 @@ def records(domains, keyset, senders, spf_extra=(), spf_all='-all', dmarc=None):
         problems.append('no sending host: the group mx_hosts (or mail_servers) is empty')
     if problems:
         raise RecordsError(problems)
-    spf = spf_value(sorted(set(senders.values()), key=lambda a: (ipaddress.ip_address(a).version,
-                                                               ipaddress.ip_address(a))), spf_extra, spf_all)
+    addresses = sorted({ipaddress.ip_address(address) for address in senders.values()},
+                       key=lambda ip: (ip.version, ip))
+    spf = spf_value([str(ip) for ip in addresses], spf_extra, spf_all)
     result = {}
     for domain in domains:
         found = [('%s._domainkey.%s.' % (selector, domain), dkim_value(entry['algorithm'], entry['public_key']))
@@ -169,7 +170,7 @@ def txt_matches(strings, algorithm, public_key):
     tags = {}
     for part in text.split(';'):
         if '=' in part:
-            name, _, value = part.partition('=')
+            name, value = part.split('=', 1)
             tags[name.strip()] = re.sub(r'\s+', '', value)
     return (tags.get('v', 'DKIM1') == 'DKIM1' and tags.get('k', 'rsa') == algorithm
             and tags.get('p') == public_key)

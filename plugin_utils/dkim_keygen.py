@@ -17,12 +17,24 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+try:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+except ImportError as error:    # ansible-core depends on it; a bare environment may still lack it
+    CRYPTOGRAPHY_ERROR = error
+else:
+    CRYPTOGRAPHY_ERROR = None
+
+
+def _need_cryptography():
+    if CRYPTOGRAPHY_ERROR is not None:
+        raise ValueError('DKIM keys need the Python library cryptography on the controller (%s)'
+                         % CRYPTOGRAPHY_ERROR)
 
 
 def generate(algorithm, bits=None):
     """(private key text, public key base64) of a new key pair."""
+    _need_cryptography()
     if algorithm == 'rsa':
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
@@ -38,6 +50,7 @@ def generate(algorithm, bits=None):
 
 def public_key_of(algorithm, private):
     """The ``p=`` value that belongs to ``private``; ValueError (without key material) if it is not one."""
+    _need_cryptography()
     try:
         if algorithm == 'rsa':
             key = serialization.load_pem_private_key(private.encode('ascii'), password=None)
@@ -53,6 +66,7 @@ def public_key_of(algorithm, private):
 
 
 def rsa_bits(private):
+    _need_cryptography()
     return serialization.load_pem_private_key(private.encode('ascii'), password=None).key_size
 
 
