@@ -12,7 +12,8 @@ short_description: The rules of the greylisting database's identifiers and passw
 description:
   - Returns the regular expression, for Jinja's C(match) test, that a value must match. The greylist_db role
     (the PostgreSQL side) and the greylisting role (sqlgrey on the MX hosts) check the database name, the
-    role name and the password with the same rules, so that a value is refused by both or by neither.
+    role name and the password with the same rules (through the C(role_input) lookup), so that a value is
+    refused by both or by neither; this lookup gives them to checks of your own.
   - C(identifier) - a lower-case PostgreSQL identifier that needs no quoting.
   - C(password) - at least 16 letters, digits or punctuation other than quotes, backslash, C(#), C($) and
     backquote, which sqlgrey's configuration file or psql would mangle.

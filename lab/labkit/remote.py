@@ -20,8 +20,12 @@ class LabHost:
         self.address = host.address
         self.fqdn = host.fqdn
 
+    def ssh_argv(self, command):
+        """The argv that runs ``command`` (a shell string) on this host as root."""
+        return hosts.ssh_base(self.host) + [command]
+
     def run(self, command, check=True, stdin=None, timeout=120):
-        argv = hosts.ssh_base(self.host) + [command]
+        argv = self.ssh_argv(command)
         result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             shown = command if len(command) < 200 else command[:200] + "..."
@@ -47,6 +51,29 @@ class LabHost:
         """
         return self.run(f"for i in 1 2 3 4 5; do systemctl start {unit} && break; sleep 1; done; "
                         f"systemctl is-active --quiet {unit}", check=check)
+
+    def journal_cursor(self):
+        """Where the host's journal ends now; wait_for_journal looks only after it."""
+        shown = self.run("journalctl -n 1 --show-cursor --no-pager -q -o cat").stdout
+        cursors = [line[len("-- cursor: "):] for line in shown.splitlines() if line.startswith("-- cursor: ")]
+        assert cursors, f"{self.name}: no journal cursor in {shown!r}"
+        return cursors[-1]
+
+    def wait_for_journal(self, after_cursor, *texts, timeout=30.0):
+        """The first journal line after ``after_cursor`` holding every one of ``texts``.
+
+        Fails (AssertionError) once ``timeout`` seconds pass without one.
+        """
+        command = (f"journalctl --no-pager -q -o cat --after-cursor={shlex.quote(after_cursor)} | "
+                   + " | ".join(f"grep -F -- {shlex.quote(text)}" for text in texts))
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.run(command, check=False).stdout.splitlines()
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{self.name}: no journal line with {texts!r} within {timeout} s")
+            time.sleep(0.5)
 
     def wait_for_file_containing(self, path, marker, timeout=30.0):
         """True once ``path`` (a file, or any file under a directory) contains ``marker``."""

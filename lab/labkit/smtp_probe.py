@@ -7,6 +7,10 @@ lab hosts have nothing else.
 
 A step is a command line ("MAIL FROM:<a@b.test>"), "STARTTLS", or
 {"data": "message text"} which sends DATA, the message and the final dot.
+{"starttls": "TLSv1_1"} offers only that TLS version (a name of ssl.TLSVersion,
+at OpenSSL security level 0, so that old versions can be offered at all); its
+step records the version agreed ("tls") or why the handshake failed
+("tls_error"), and a failed handshake ends the dialogue.
 
 A dialogue with "burst" instead of "steps" sends those lines all at once,
 right after connecting and before the greeting arrives, the way a spam bot
@@ -40,6 +44,31 @@ def burst(dialogue):
     return replies
 
 
+def only_version_starttls(client, version_name):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    version = ssl.TLSVersion[version_name]
+    context.minimum_version = context.maximum_version = version
+    code, text = client.docmd("STARTTLS")
+    entry = {"send": "STARTTLS", "code": code, "text": text.decode(), "tls": None}
+    if code != 220:
+        entry["tls_error"] = "no TLS offered"
+        return entry
+    try:
+        client.sock = context.wrap_socket(client.sock, server_hostname=client._host)
+    except (ssl.SSLError, OSError) as error:
+        entry["tls_error"] = str(error)
+        return entry
+    client.file = None
+    client.helo_resp = client.ehlo_resp = None
+    client.esmtp_features = {}
+    client.does_esmtp = False
+    entry["tls"] = client.sock.version()
+    return entry
+
+
 def run(dialogue):
     if "burst" in dialogue:
         return burst(dialogue)
@@ -66,6 +95,13 @@ def run(dialogue):
             context.verify_mode = ssl.CERT_NONE
             code, text = client.starttls(context=context)
             transcript.append({"send": step, "code": code, "text": text.decode()})
+        elif isinstance(step, dict) and "starttls" in step:
+            entry = only_version_starttls(client, step["starttls"])
+            transcript.append(entry)
+            if entry["tls"] is None:
+                client.close()
+                return transcript
+            code = entry["code"]
         else:
             line = step["send"] if isinstance(step, dict) else step
             code, text = client.docmd(line)

@@ -11,6 +11,28 @@ SNAPSHOT = (
     "/etc/systemd/system/sqlgrey.service -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum")
 
 
+class ThisMachine:
+    """ansible-playbook of requirements.txt's ansible-core, run here from the checkout.
+
+    Same interface as newest_core.NewestCore, so that a test can run on either controller.
+    """
+    name = "this machine (ansible-core of requirements.txt)"
+
+    def put_inventory(self, local_dir, name):
+        """A local folder (an inventory, playbooks) as this controller reaches it: where it is."""
+        return str(local_dir)
+
+    def playbook(self, *args, timeout=1500):
+        return subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), *args], cwd=TOP, env=project_ansible_env(),
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def recap_all_unchanged(output):
+    """(every host's recap says changed=0, the recap) of an ansible-playbook output."""
+    recap = output[output.index("PLAY RECAP"):]
+    return all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
+
+
 def ansible(args):
     return subprocess.run(args, cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=600)
 

@@ -8,12 +8,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
 from ansible_runs import SNAPSHOT  # noqa: E402
+from newest_core import NewestCore  # noqa: E402
 from labkit.remote import lab_hosts  # noqa: E402  (the lab package lives in lab/)
 
 
 @pytest.fixture(scope="session")
 def lab():
     return lab_hosts()
+
+
+@pytest.fixture(scope="session")
+def newest_core(lab):
+    """The lab host ctl, made an Ansible controller with the newest ansible-core."""
+    return NewestCore(lab["ctl"]).prepare()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
 """Messages to the lab's greylisted and class-checked addresses, and the replies tests look at."""
+import re
+import time
 import uuid
 
 # In the lab's "greylisting" restriction class (inventory/lab/group_vars/mail_servers.yml).
@@ -23,3 +25,32 @@ def rcpt_reply(transcript):
     replies = [step for step in transcript if (step["send"] or "").startswith("RCPT TO")]
     assert replies, transcript
     return replies[0]["code"], replies[0]["text"]
+
+
+# How each backend words its deferral: postgrey with 4.2.0, sqlgrey with 4.7.1 and the
+# delay in minutes.
+GREYLIST_REPLY = re.compile(r"^4\.(2\.0|7\.1) <[^>]+>: Recipient address rejected: "
+                            r"Greylisted(, please try again later| for [\d.]+ minutes)$")
+
+
+def greylisted(transcript):
+    """True if the dialogue's RCPT got greylisting's 450, from either backend."""
+    code, text = rcpt_reply(transcript)
+    return code == 450 and bool(GREYLIST_REPLY.match(text))
+
+
+def send_until_past_greylisting(send, bound=LAB_DELAY + 30):
+    """Retry ``send()`` (a new dialogue each time) as a sending server would; the accepting transcript.
+
+    Every refusal before that must be greylisting's 450 at RCPT: anything
+    else fails at once, and so does still being greylisted ``bound`` seconds
+    after the first try. Returns (transcript, seconds since the first try).
+    """
+    started = time.monotonic()
+    while True:
+        transcript = send()
+        if transcript[-1]["send"] == "<message>" and transcript[-1]["code"] == 250:
+            return transcript, time.monotonic() - started
+        assert greylisted(transcript), transcript
+        assert time.monotonic() - started < bound, f"still greylisted {bound} s after the first try: {transcript}"
+        time.sleep(1)

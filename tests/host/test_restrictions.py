@@ -45,28 +45,14 @@ def test_non_fqdn_recipient_is_rejected(lab, mx):
 
 def test_sender_domain_that_does_not_resolve_is_rejected(lab, mx):
     code, text = last_reply(rcpt(lab["outside"], mx, f"jean@{mx.fqdn}", sender="x@no-such-domain.test"))
-    assert code in (450, 550), text
-    assert "Domain not found" in text
+    # unknown_address_reject_code is 450 by default: a DNS hiccup must not bounce mail.
+    assert code == 450 and text == "4.1.8 <x@no-such-domain.test>: Sender address rejected: Domain not found", text
 
 
 def test_unknown_local_recipient_is_rejected_at_rcpt(lab, mx):
     code, text = last_reply(rcpt(lab["outside"], mx, f"nobody-here@{mx.fqdn}"))
     assert code == 550, text
     assert "User unknown" in text
-
-
-@pytest.mark.parametrize("vector", [
-    "victim@foreign.test",
-    "victim%foreign.test@{domain}",
-    "@{domain}:victim@foreign.test",
-    "victim@foreign.test@{domain}",
-    '"victim@foreign.test"@{domain}',
-    "foreign.test!victim@{domain}",
-])
-def test_no_relay_vector_gets_through_from_outside(lab, mx, vector):
-    recipient = vector.format(domain=mx.fqdn)
-    code, text = last_reply(rcpt(lab["outside"], mx, recipient))
-    assert code >= 500, f"{recipient}: {code} {text}"
 
 
 def test_client_without_reverse_dns_is_warned_about_and_accepted(lab, mx, marker):
@@ -88,9 +74,12 @@ def test_client_that_pipelines_before_the_greeting_is_refused(lab, mx):
                                         f"RCPT TO:<jean@{mx.fqdn}>", "DATA"], burst=True)
     codes = [reply["code"] for reply in replies]
     assert 354 not in codes, replies
-    refusals = [reply for reply in replies if reply["code"] >= 500]
-    assert refusals, replies
-    assert any("pipelining" in r["text"].lower() or "synchronization" in r["text"].lower() for r in refusals), replies
+    # Postfix 3.7 (Debian 12) lets the commands in and refuses DATA by
+    # reject_unauth_pipelining; 3.9 and later (Debian 13) drop the client at
+    # once (smtpd_forbid_unauth_pipelining, on by default there).
+    expected = {"mx1": (503, "5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining"),
+                "mx2": (554, "5.5.0 Error: SMTP protocol synchronization")}[mx.name]
+    assert (replies[-1]["code"], replies[-1]["text"]) == expected, replies
 
 
 def test_the_same_commands_one_at_a_time_reach_data(lab, mx):

@@ -62,10 +62,10 @@ def mx(request, lab):
     return lab[request.param]
 
 
-def submission(lab, mx, *steps, tls=True):
-    outside = lab["outside"]
-    start = [f"EHLO {outside.fqdn}"] + (["STARTTLS", f"EHLO {outside.fqdn}"] if tls else [])
-    return outside.smtp(mx.address, start + list(steps), port=587)
+def submission(lab, mx, *steps, tls=True, port=587, client="outside"):
+    sender = lab[client]
+    start = [f"EHLO {sender.fqdn}"] + (["STARTTLS", f"EHLO {sender.fqdn}"] if tls else [])
+    return sender.smtp(mx.address, start + list(steps), port=port)
 
 
 def plain(user, password):
@@ -102,18 +102,69 @@ def test_wrong_password_is_refused(lab, mx, fleet_users):
     assert code == 535, text
 
 
-def test_auth_is_offered_only_after_starttls(lab, mx):
-    before = submission(lab, mx, tls=False)
-    after = submission(lab, mx)
+@pytest.mark.parametrize("port", [25, 587])
+def test_auth_is_offered_only_after_starttls(lab, mx, port):
+    before = submission(lab, mx, tls=False, port=port)
+    after = submission(lab, mx, port=port)
+    assert before[-1]["send"] == "EHLO outside.elsewhere.test" and before[-1]["code"] == 250, before
     assert "AUTH" not in before[-1]["text"] and "STARTTLS" in before[-1]["text"], before
+    assert after[-1]["send"] == "EHLO outside.elsewhere.test" and after[-1]["code"] == 250, after
     assert "AUTH PLAIN LOGIN" in after[-1]["text"] or "AUTH LOGIN PLAIN" in after[-1]["text"], after
+
+
+def handshake(lab, mx, port, version):
+    """STARTTLS offering only ``version``: (the STARTTLS step, the whole transcript)."""
+    outside = lab["outside"]
+    transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", {"starttls": version}, f"EHLO {outside.fqdn}"],
+                              port=port)
+    steps = [step for step in transcript if step["send"] == "STARTTLS"]
+    assert steps and steps[0]["code"] == 220, transcript
+    return steps[0], transcript
+
+
+@pytest.mark.parametrize("version, agreed", [("TLSv1_1", None), ("TLSv1_2", "TLSv1.2"), ("TLSv1_3", "TLSv1.3")])
+def test_submission_takes_tls_1_2_or_newer_only(lab, mx, version, agreed):
+    step, transcript = handshake(lab, mx, 587, version)
+    assert step["tls"] == agreed, transcript
+    if agreed:
+        assert transcript[-1]["send"] == "EHLO outside.elsewhere.test" and transcript[-1]["code"] == 250, transcript
+    else:
+        assert "PROTOCOL_VERSION" in step["tls_error"].upper() or "UNSUPPORTED_PROTOCOL" in step["tls_error"].upper(), \
+            step
+
+
+def test_port_25_stays_opportunistic_for_old_tls(lab, mx):
+    """A sender on port 25 that only speaks TLS 1.1 still gets TLS, not plain text (TLS_README)."""
+    step, transcript = handshake(lab, mx, 25, "TLSv1_1")
+    assert step["tls"] == "TLSv1.1", transcript
+
+
+def test_repeated_auth_is_throttled_and_logged(lab, mx):
+    """Guessing passwords on 587: after the limit, AUTH gets 450 and the log names the client.
+
+    From noptr, which no other test logs in from: anvil counts per client
+    address and service over a minute, so a rerun within a minute starts throttled.
+    """
+    client = lab["noptr"]
+    limit = int(mx.run("postconf -h smtpd_client_auth_rate_limit").stdout)
+    assert limit > 0, "no AUTH rate limit on the host"
+    cursor = mx.journal_cursor()
+    guesses = [{"send": plain("alice", f"guess-{number}"), "continue": True} for number in range(limit + 1)]
+    transcript = submission(lab, mx, *guesses, client="noptr")
+    auths = [step for step in transcript if (step["send"] or "").startswith("AUTH")]
+    assert [step["code"] for step in auths] == [535] * limit + [450], transcript
+    assert "too many AUTH commands" in auths[-1]["text"], auths[-1]
+    mx.wait_for_journal(cursor, "AUTH command rate limit exceeded", f"[{client.address}]", "service submission")
 
 
 def test_relay_without_auth_is_refused(lab, mx):
     without_tls = submission(lab, mx, *relay_steps("someone@elsewhere.test"), tls=False)
-    assert last_reply(without_tls)[0] == 530, without_tls     # Must issue a STARTTLS command first
+    assert without_tls[-1]["send"] == "MAIL FROM:<someone@elsewhere.test>", without_tls
+    assert last_reply(without_tls) == (530, "5.7.0 Must issue a STARTTLS command first"), without_tls
     with_tls = submission(lab, mx, *relay_steps("someone@elsewhere.test"))
-    assert last_reply(with_tls)[0] >= 500, with_tls
+    assert with_tls[-1]["send"] == "RCPT TO:<friend@elsewhere.test>", with_tls
+    assert last_reply(with_tls) == (554, "5.7.1 <outside.elsewhere.test[198.18.0.100]>: Client host rejected: "
+                                         "Access denied"), with_tls
 
 
 def test_second_rollout_changes_nothing(fleet_users):

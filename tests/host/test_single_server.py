@@ -1,43 +1,49 @@
 """The Handbook's single server still works: one host, every role, local delivery.
 
-The lab host `solo` is outside the fleet. The module fixture converges it with
-site.yml from an inventory of its own that has only the `mail_servers` group
-(no mx_hosts, no mailbox_hosts) and the lab's group variables, then real
-SMTP from `outside` checks that it filters and delivers by itself.
+The lab hosts `solo` (Debian 12) and `solo13` (Debian 13) are outside the
+fleet. The module fixture converges each with site.yml from an inventory of its
+own that has only the `mail_servers` group (no mx_hosts, no mailbox_hosts) and
+the lab's group variables, then real SMTP from `outside` checks that it filters
+and delivers by itself. solo13 is converged by the newest ansible-core from the
+lab host ctl (newest_core.py): converge, idempotence and the SMTP checks on the
+new release, while solo keeps them on this machine's ansible-core.
 """
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from ansible_runs import TOP
+from ansible_runs import TOP, ThisMachine, recap_all_unchanged
 from antivirus_mail import EICAR, SIGNATURE, message
 from antivirus_mail import send as send_to_jean
 from labkit.remote import last_reply
-from labkit.run import project_ansible_env
 
 
-def playbook(inventory, *args):
-    return subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "-i", str(inventory), *args], cwd=TOP,
-                          env=project_ansible_env(), capture_output=True, text=True, timeout=1200)
+# Each spare host is converged by its own controller: solo (Debian 12) from
+# this machine, solo13 (Debian 13) by the newest ansible-core from ctl.
+SPARES = {"solo": "this_machine", "solo13": "newest_core"}
 
 
-@pytest.fixture(scope="module")
-def solo(lab, tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(SPARES))
+def solo(request, lab, tmp_path_factory):
+    name = request.param
+    controller = ThisMachine() if SPARES[name] == "this_machine" else request.getfixturevalue("newest_core")
     lab_inventory = TOP / "inventory" / "lab"
     spare = yaml.safe_load((lab_inventory / "hosts.yml").read_text())["all"]["children"]["lab_spares"]
-    inventory = tmp_path_factory.mktemp("single-server")
+    work = tmp_path_factory.mktemp(f"single-server-{name}")
+    inventory = work / "inventory"
+    inventory.mkdir()
     (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"all": {"children": {"mail_servers": {"hosts": {"solo": spare["hosts"]["solo"]}}}}}))
+        {"all": {"children": {"mail_servers": {"hosts": {name: spare["hosts"][name]}}}}}))
     shutil.copytree(lab_inventory / "group_vars", inventory / "group_vars")
-    users = inventory / "users.yml"
-    users.write_text(yaml.safe_dump([{"name": "A local user for delivery tests", "hosts": "mail_servers",
-                                      "gather_facts": False, "tasks": [{
-                                          "name": "Jean", "ansible.builtin.user": {"name": "jean"}}]}]))
-    for run in (playbook(inventory, str(users)), playbook(inventory, "site.yml")):
-        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    return {"host": lab["solo"], "inventory": inventory}
+    (work / "users.yml").write_text(yaml.safe_dump([{
+        "name": "A local user for delivery tests", "hosts": "mail_servers", "gather_facts": False,
+        "tasks": [{"name": "Jean", "ansible.builtin.user": {"name": "jean"}}]}]))
+    there = controller.put_inventory(work, f"single-server-{name}")
+    for playbook in (f"{there}/users.yml", "site.yml"):
+        run = controller.playbook("-i", f"{there}/inventory", playbook)
+        assert run.returncode == 0, f"{controller.name}:\n{run.stdout[-4000:]}{run.stderr[-2000:]}"
+    return {"host": lab[name], "inventory": f"{there}/inventory", "controller": controller}
 
 
 def send(lab, server, recipient, marker, body="hello"):
@@ -63,7 +69,7 @@ def test_it_relays_nothing_and_delivers_every_domain_itself(solo):
 def test_it_delivers_locally(lab, solo, recipient, path, marker):
     transcript = send(lab, solo["host"], recipient, marker)
     assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
-    assert solo["host"].wait_for_file_containing(path, marker), f"{marker} not in solo:{path}"
+    assert solo["host"].wait_for_file_containing(path, marker), f"{marker} not in {solo['host'].name}:{path}"
 
 
 def test_it_refuses_unknown_virtual_recipients_at_rcpt(lab, solo):
@@ -83,7 +89,7 @@ def test_it_runs_the_filters_itself(lab, solo, marker):
 
 
 def test_a_second_converge_changes_nothing(solo):
-    again = playbook(solo["inventory"], "site.yml")
+    again = solo["controller"].playbook("-i", solo["inventory"], "site.yml")
     assert again.returncode == 0, again.stdout[-4000:]
-    recap = again.stdout[again.stdout.index("PLAY RECAP"):]
-    assert all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
+    unchanged, recap = recap_all_unchanged(again.stdout)
+    assert unchanged, recap

@@ -5,8 +5,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.mailforge.postfix.plugins.lookup.greylist_db_rules import LookupModule
-from ansible_collections.mailforge.postfix.plugins.module_utils.greylist_db import RULES
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf
 from ansible_collections.mailforge.postfix.plugins.module_utils.restrictions.facts import (
     GUARD, RELAY_GUARDS, RESTRICTIONS)
@@ -307,35 +305,3 @@ def test_no_role_keeps_its_own_guard_list_or_rewrites_table_names():
             assert 'defer_unauth_destination' not in path.read_text(), path
     for part in ('vars', 'tasks'):
         assert 'regex_replace' not in (TOP / 'roles/smtpd_restrictions' / part / 'main.yml').read_text()
-
-
-# --- the greylisting database's rules, shared by greylisting and greylist_db --------------------------
-
-def test_both_greylisting_roles_take_the_rules_from_the_lookup():
-    greylisting = yaml_of('roles/greylisting/vars/main.yml')
-    greylist_db = yaml_of('roles/greylist_db/vars/main.yml')
-    pairs = {'identifier': (greylisting['greylisting__sql_identifier'], greylist_db['greylist_db__identifier']),
-             'password': (greylisting['greylisting__sql_password'], greylist_db['greylist_db__password_chars'])}
-    for rule, names in pairs.items():
-        assert names == ("{{ lookup('mailforge.postfix.greylist_db_rules', '%s') }}" % rule,) * 2
-    assert LookupModule().run(['identifier', 'password']) == [RULES['identifier'], RULES['password']]
-
-
-@pytest.mark.parametrize('rule, value, accepted', [
-    ('identifier', 'sqlgrey', True),
-    ('identifier', '_grey_2', True),
-    ('identifier', 'a' * 63, True),
-    ('identifier', 'a' * 64, False),
-    ('identifier', 'Sqlgrey', False),
-    ('identifier', '2grey', False),
-    ('identifier', 'sql-grey', False),
-    ('password', 'Abcdefgh-1234567', True),
-    ('password', 'A!%&()*+,./:;<=>?@^_{|}~-', True),
-    ('password', 'Abcdefgh-123456', False),             # 15 characters
-    ('password', 'Abcdefgh-1234567#', False),           # sqlgrey.conf would cut it
-    ('password', "Abcdefgh-1234567'", False),           # psql gets it inside quotes
-    ('password', 'Abcdefgh 1234567', False),
-    ('password', 'Abcdefgh-1234567$', False),
-])
-def test_greylist_db_rules(rule, value, accepted):
-    assert bool(re.match(RULES[rule], value)) is accepted

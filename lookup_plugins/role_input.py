@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailforge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: role_input
+author: mailforge team (!UNKNOWN)
+version_added: 0.2.0
+short_description: The problems of a role's input, checked on the controller without the host
+description:
+  - Runs the checks of the named roles that need no host, on the role's variables as the current task sees them
+    (inventory, extra vars, role defaults and role vars), and returns every problem found, each a message naming
+    the culprit; nothing means the input is good. Nothing is read from or changed on any host.
+  - Each role runs its own checks first (its C(tasks/check.yml)); the site playbook's first play runs them for every
+    role on every host before any role changes anything.
+  - C(postfix) - the setup type and the relay restrictions (C(smtpd_relay_restrictions) must stop relaying alone).
+  - C(greylisting) - listen address, whitelists, reply text; with sqlgrey its database settings.
+  - C(greylist_db) - the database's names, password, port, addresses and clients.
+  - C(smtpd_restrictions) - the restriction lists, access tables, RBL zones and restriction classes, with the
+    restriction model of M(mailforge.postfix.smtpd_restrictions), against every supported Postfix (3.7 and 3.10)
+    and its default table type (hash, lmdb; or C(default_database_type) of a C(main.cf) layer); a problem only some
+    of them have, and a class named like a Postfix parameter, are left to the module, which checks with the host's
+    Postfix before the role writes anything.
+  - C(virtual_domains) - the virtual domain data, with the model of M(mailforge.postfix.virtual_domains), against
+    C(mydestination) as the postfix role plans it; the module checks against the host's C(main.cf) before the role
+    writes anything.
+  - C(content_filters) - the rules' shape, delimiters, duplicates and actions, as M(mailforge.postfix.postfix_map)
+    checks them; the module compiles the patterns with the host's Postfix before it writes a table.
+  - C(antivirus) - the milter socket, the signature source, and the signature files on the controller.
+  - C(sasl_auth) - C(permit_sasl_authenticated) before the relay guard in the relay and recipient lists that the
+    postfix and smtpd_restrictions roles will write.
+options:
+  _terms:
+    description: Role names.
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Check the greylisting settings
+  ansible.builtin.assert:
+    that: problems == []
+    fail_msg: "{{ problems | join('; ') }}"
+    quiet: true
+  vars:
+    problems: "{{ query('mailforge.postfix.role_input', 'greylisting') }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: Every problem of the roles' input, one message each; empty when there is none.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.mailforge.postfix.plugins.module_utils.role_input import OPTIONAL, VARIABLES, problems
+
+
+def _plain(value):
+    """Plain Python data of a templated value (ansible-core wraps strings in tagged types)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        variables = variables or {}
+        found = []
+        for role in terms:
+            role = str(role)
+            if role not in VARIABLES:
+                raise AnsibleError('role_input: no checks for role %r; known: %s'
+                                   % (role, ', '.join(sorted(VARIABLES))))
+            values = {}
+            for name in VARIABLES[role]:
+                if name not in variables:
+                    if name in OPTIONAL.get(role, ()):
+                        continue
+                    raise AnsibleError('role_input: %s is not defined; check the %s role from inside it '
+                                       '(its defaults and vars)' % (name, role))
+                values[name] = _plain(self._templar.template(variables[name]))
+            found.extend(problems(role, values))
+        return found
