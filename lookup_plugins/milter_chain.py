@@ -13,7 +13,8 @@ description:
   - Takes the entries of the milter roles (C(antivirus_milter), C(dkim_signing_milter), C(dmarc_milter); a role
     not in the play gives null) and returns C(smtpd_milters) and C(non_smtpd_milters) in a fixed order -
     ClamAV, then DKIM, then DMARC, which reads the DKIM result - each milter written as
-    C({ SOCKET, default_action=ACTION }) so that it keeps its own outage behaviour (Postfix 3.0 and later).
+    C({ SOCKET, default_action=ACTION }) so that it keeps its own outage behaviour (Postfix 3.0 and later); the
+    global C(milter_default_action) is the first milter's choice, and a milter with that choice is written plainly.
   - Also returns C(stop_units), the units of milters whose role is disabled, to stop once Postfix no longer
     uses them.
   - Refuses, naming the milter, an unknown name, a socket not in Postfix's notation, two milters on one
@@ -22,6 +23,9 @@ options:
   _terms:
     description: The entries, C({name, state, socket, default_action, smtpd, non_smtpd, units}) or null.
     required: true
+  default_action:
+    description: The outage choice of an entry without its own (C(milters_default_action)).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -32,7 +36,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _raw:
-  description: One dictionary with C(smtpd_milters) and C(non_smtpd_milters) (lists or null) and C(stop_units).
+  description:
+    - One dictionary with C(smtpd_milters) and C(non_smtpd_milters) (lists or null), C(milter_default_action)
+      (the first milter's choice, null without milters; a milter with the same choice is written without
+      braces) and C(stop_units).
   type: list
   elements: dict
 """
@@ -56,7 +63,8 @@ def _plain(value):
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
         try:
-            return [chain([_plain(term) for term in terms])]
+            return [chain([_plain(term) for term in terms], default_action=self.get_option('default_action'))]
         except ChainError as error:
             raise AnsibleError(str(error)) from None

@@ -98,6 +98,27 @@ def domain_problems(domains, fleet_domains, what='dkim_keys_domains'):
     return problems
 
 
+def wanted_problems(wanted, fleet_domains):
+    """Problems of ``dkim_keys_domains`` (domain -> list of specs): domains, selector names, algorithms, sizes.
+
+    What ``ensure`` refuses before it generates anything; also run by the
+    site playbook's first play, so that a bad entry stops the run before any host changes.
+    """
+    if not isinstance(wanted, dict):
+        return ['dkim_keys_domains must map each domain to a list of selectors']
+    problems = domain_problems(wanted, fleet_domains)
+    for domain, specs in wanted.items():
+        if not isinstance(specs, list) or not specs:
+            problems.append('dkim_keys_domains: %s needs a list of selectors' % domain)
+            continue
+        names = [spec.get('selector') for spec in specs if isinstance(spec, dict)]
+        for name in sorted({name for name in names if isinstance(name, str) and names.count(name) > 1}):
+            problems.append('dkim_keys_domains: %s lists selector %s twice' % (domain, name))
+        for spec in specs:
+            problems += spec_problems(domain, spec)
+    return problems
+
+
 def keyset_problems(keyset):
     """Problems of a key set as stored (shape, states, one signing selector per algorithm)."""
     if not isinstance(keyset, dict):
@@ -161,20 +182,9 @@ def ensure(keyset, wanted, fleet_domains, generate, today):
     first key waits, like a rotation's, until its record is visible (step
     ``switch``). Existing selectors, retired ones included, are kept as they are.
     """
-    problems = []
     if not isinstance(wanted, dict):
-        raise KeySetError(['dkim_keys_domains must map each domain to a list of selectors'])
-    problems += domain_problems(wanted, fleet_domains)
-    for domain, specs in wanted.items():
-        if not isinstance(specs, list) or not specs:
-            problems.append('dkim_keys_domains: %s needs a list of selectors' % domain)
-            continue
-        names = [spec.get('selector') for spec in specs if isinstance(spec, dict)]
-        for name in sorted({name for name in names if isinstance(name, str) and names.count(name) > 1}):
-            problems.append('dkim_keys_domains: %s lists selector %s twice' % (domain, name))
-        for spec in specs:
-            problems += spec_problems(domain, spec)
-    result = _checked(keyset or {}, problems)
+        raise KeySetError(wanted_problems(wanted, fleet_domains))
+    result = _checked(keyset or {}, wanted_problems(wanted, fleet_domains))
     changed = []
     for domain, specs in wanted.items():
         selectors = result.setdefault(domain.lower(), {})

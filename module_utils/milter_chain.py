@@ -8,7 +8,11 @@ parameters with one owner (the milters role). Each milter role describes its
 milter as an entry; this file puts the entries in a fixed order and renders
 the two lists. Postfix 3.0+ takes per-milter settings in braces, so each
 milter keeps its own outage choice (``{ unix:/x, default_action=accept }``)
-instead of sharing the one global milter_default_action.
+instead of sharing the one global milter_default_action. That global one is
+the first milter's choice, and a milter whose choice equals it is written
+plainly: a chain of the antivirus milter alone is exactly what the antivirus
+role wrote before this file owned the lists (``smtpd_milters =
+unix:/clamav/clamav-milter.ctl``, ``milter_default_action = tempfail``).
 
 The order is the mail's path, not the roles' run order: ClamAV first (a
 rejected virus costs no signature), then DKIM (it verifies inbound mail and
@@ -36,16 +40,25 @@ class ChainError(ValueError):
         super().__init__('milters refused, nothing changed: ' + '; '.join(self.problems))
 
 
-def _item(entry):
+def _item(entry, default_action):
+    if entry['default_action'] == default_action:
+        return entry['socket']
     return '{ %s, default_action=%s }' % (entry['socket'], entry['default_action'])
 
 
-def chain(entries):
-    """{smtpd_milters, non_smtpd_milters, stop_units} of the entries (None entries are roles not in the play)."""
+def chain(entries, default_action=None):
+    """{smtpd_milters, non_smtpd_milters, milter_default_action, stop_units} of the entries.
+
+    None entries are roles not in the play. ``default_action`` is the choice
+    of an entry without its own. milter_default_action is the first milter's
+    choice (None without milters, so that Postfix's default comes back).
+    """
     problems, present, units, sockets = [], [], [], {}
     for entry in entries:
         if entry is None:
             continue
+        if isinstance(entry, dict) and entry.get('default_action') in (None, '') and default_action:
+            entry = dict(entry, default_action=default_action)
         name = entry.get('name') if isinstance(entry, dict) else None
         if name not in ORDER:
             problems.append('milter %r is not one of %s' % (name, ', '.join(ORDER)))
@@ -71,8 +84,11 @@ def chain(entries):
     if problems:
         raise ChainError(problems)
     present.sort(key=lambda entry: ORDER.index(entry['name']))
+    used = [entry for entry in present if entry.get('smtpd', True) or entry.get('non_smtpd', False)]
+    first = used[0]['default_action'] if used else None
     return dict(
-        smtpd_milters=[_item(entry) for entry in present if entry.get('smtpd', True)] or None,
-        non_smtpd_milters=[_item(entry) for entry in present if entry.get('non_smtpd', False)] or None,
+        smtpd_milters=[_item(entry, first) for entry in present if entry.get('smtpd', True)] or None,
+        non_smtpd_milters=[_item(entry, first) for entry in present if entry.get('non_smtpd', False)] or None,
+        milter_default_action=first,
         stop_units=units,
     )
