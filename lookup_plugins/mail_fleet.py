@@ -92,7 +92,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.mail_fleet import (
-    FLEET_GROUP, FleetError, parts, plan)
+    FLEET_GROUP, FleetError, node, parts, plan)
 
 
 def _plain(value):
@@ -131,10 +131,4 @@ class LookupModule(LookupBase):
     @staticmethod
     def _nodes(variables, groups):
         hostvars = variables['hostvars']
-        nodes = {}
-        for name in groups.get(FLEET_GROUP, []):
-            found = hostvars[name]
-            nodes[name] = dict(
-                fqdn=str(found.get('postfix_myhostname') or name),
-                address=str(found.get('postfix_fleet_address') or found.get('ansible_host') or name))
-        return nodes
+        return {name: node(hostvars[name], name) for name in groups.get(FLEET_GROUP, [])}

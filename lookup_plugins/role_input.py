@@ -31,6 +31,14 @@ description:
   - C(antivirus) - the milter socket, the signature source, and the signature files on the controller.
   - C(sasl_auth) - C(permit_sasl_authenticated) before the relay guard in the relay and recipient lists that the
     postfix and smtpd_restrictions roles will write.
+  - C(dkim_signing) - the milter socket, key file path, authserv-id and canonicalization; the domains to sign and
+    those of C(dkim_keys_domains) against the fleet's domains; each selector C(dkim_keys_domains) asks for (a DNS
+    label, rsa of 2048 to 8192 bits or ed25519). The key file itself is checked by the dkim_signing lookup.
+  - C(spf_policy) - the skipped addresses and authserv-id; C(spf_policy_check) in C(smtpd_restrictions_recipient)
+    after C(reject_unauth_destination) when enabled, and no SPF policy service there when disabled.
+  - C(dmarc) - the milter socket, authserv-ids and ignored networks; the DKIM and SPF headers' authserv-ids
+    trusted; DKIM verification on when failures are rejected; the published policy C(dns_records_dmarc).
+  - C(milters) - the milter chain of the milter roles' entries (names, sockets, outage actions).
 options:
   _terms:
     description: Role names.

@@ -49,6 +49,37 @@ class FleetError(Exception):
         super().__init__('mail fleet refused, nothing changed: ' + '; '.join(problems))
 
 
+def domain_kinds(local_domains=(), alias_domains=(), mailbox_domains=(), problems=None):
+    """The company's domains (lower case) -> 'local', 'alias' or 'mailbox'.
+
+    The one place that says which domains the fleet handles: the fleet plan
+    and every role that must refuse a domain the fleet does not handle (DKIM
+    signing, the DNS records) read them from here. A domain in two classes is
+    added to ``problems``; names that are not domains are skipped, the roles
+    owning those lists name them.
+    """
+    kinds = {}
+    for kind, names in (('local', local_domains), ('alias', alias_domains), ('mailbox', mailbox_domains)):
+        for name in names or []:
+            if not is_domain(name):
+                continue
+            if kinds.setdefault(name.lower(), kind) != kind and problems is not None:
+                problems.append('%s is in %s and in %s; a domain must be local or virtual (alias or mailbox), '
+                                'not both' % (name, CLASS_VARIABLES[kinds[name.lower()]], CLASS_VARIABLES[kind]))
+    return kinds
+
+
+def node(variables, name):
+    """{fqdn, address} of mail server ``name`` from its host variables.
+
+    ``fqdn`` is postfix_myhostname or the inventory name (the relay next hop);
+    ``address`` is postfix_fleet_address, else ansible_host, else the name
+    (how the mailbox host lets it in, and what SPF publishes for it).
+    """
+    return dict(fqdn=str(variables.get('postfix_myhostname') or name),
+                address=str(variables.get('postfix_fleet_address') or variables.get('ansible_host') or name))
+
+
 def parts(host, groups):
     """(is_mx, is_mailbox) of ``host``; FleetError when the groups do not say."""
     mx, mailbox = _members(groups, MX_GROUP), _members(groups, MAILBOX_GROUP)
@@ -160,14 +191,7 @@ def plan(host, groups, nodes, mailbox_hosts, local_domains=(), alias_domains=(),
     if not isinstance(local_recipients, list):
         problems.append('postfix_local_recipients must be a list of local user names')
         local_recipients = []
-    kinds = {}
-    for kind, names in (('local', local_domains), ('alias', alias_domains), ('mailbox', mailbox_domains)):
-        for name in names or []:
-            if not is_domain(name):
-                continue    # the roles that own these lists name it
-            if kinds.setdefault(name.lower(), kind) != kind:
-                problems.append('%s is in %s and in %s; a domain must be local or virtual (alias or mailbox), '
-                                'not both' % (name, CLASS_VARIABLES[kinds[name.lower()]], CLASS_VARIABLES[kind]))
+    kinds = domain_kinds(local_domains, alias_domains, mailbox_domains, problems)
     company = sorted(kinds)
     single = not _members(groups, MX_GROUP) and not _members(groups, MAILBOX_GROUP)
     assigned = {domain: host for domain in company} if single else \

@@ -24,6 +24,7 @@ import posixpath
 import re
 
 from ansible_collections.mailforge.postfix.plugins.module_utils import lookup_table
+from ansible_collections.mailforge.postfix.plugins.module_utils import role_input_deliverability as deliverability
 from ansible_collections.mailforge.postfix.plugins.module_utils.greylist_db import RULES as DB_RULES
 from ansible_collections.mailforge.postfix.plugins.module_utils.smtpd_restrictions import (
     RestrictionError, plan as restriction_plan)
@@ -352,6 +353,12 @@ VARIABLES['sasl_auth'] = VARIABLES['smtpd_restrictions']
 OPTIONAL = {'smtpd_restrictions': ('postfix__relay_restrictions', 'postfix_main_cf', 'postfix_main_cf_host'),
             'virtual_domains': ('postfix__fleet', 'postfix_myhostname', 'postfix_main_cf', 'postfix_main_cf_host'),
             'sasl_auth': VARIABLES['sasl_auth']}
+
+
+# The deliverability roles (issue 14) keep their checks in a file of their own.
+CHECKS.update(deliverability.CHECKS)
+VARIABLES.update(deliverability.VARIABLES)
+OPTIONAL.update(deliverability.OPTIONAL)
 
 
 def problems(role, variables):

@@ -101,6 +101,7 @@ def main(argv=None):
     sub.add_parser("down", help="stop and remove every lab host, server and network piece")
     sub.add_parser("status", help="show what runs; exit 0 only if everything does")
     sub.add_parser("build", help="build the cached images and package pools only")
+    sub.add_parser("dns-reload", help="restart the lab DNS server, so that it serves dns.d/*.conf as written now")
     ssh_parser = sub.add_parser("ssh", help="ssh to a lab host as root")
     ssh_parser.add_argument("name")
     ssh_parser.add_argument("remote", nargs=argparse.REMAINDER)
@@ -117,6 +118,9 @@ def main(argv=None):
             preflight()
             for suite in sorted({h.suite for h in fleet.load()}):
                 images.ensure(suite)
+        elif args.command == "dns-reload":
+            preflight()
+            services.restart_dns(fleet.load())
         elif args.command == "ssh":
             ssh(args.name, args.remote)
     except LabError as error:

@@ -34,6 +34,10 @@ BASE_PACKAGES = (
 # Bump when the image recipe changes in a way the package list does not show.
 IMAGE_RECIPE_VERSION = "1"
 
+# Records written at run time (playbooks/dns_records.yml with dns_records_dnsmasq_file,
+# e.g. the DKIM keys the lab generates): dnsmasq reads every *.conf here at start.
+DNS_EXTRA = STATE / "dns.d"
+
 SSH_KEY = CACHE / "id_ed25519"
 CONTROL_DIR = STATE / "ssh-control"
 

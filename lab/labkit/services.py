@@ -37,7 +37,8 @@ def dns_arguments(hosts):
     argv = [
         "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
         "--bind-interfaces", f"--listen-address={config.BRIDGE_ADDRESS}", "--except-interface=lo",
-        f"--conf-file={config.DNS_CONF}", f"--pid-file={config.STATE / 'dnsmasq.own.pid'}",
+        f"--conf-file={config.DNS_CONF}", f"--conf-dir={config.DNS_EXTRA},*.conf",
+        f"--pid-file={config.STATE / 'dnsmasq.own.pid'}",
         "--log-queries", f"--log-facility={config.STATE / 'dnsmasq.log'}",
         f"--host-record=gw.lab.test,{config.BRIDGE_ADDRESS}",
     ]
@@ -49,11 +50,23 @@ def dns_arguments(hosts):
     return argv
 
 
-def start(hosts):
-    config.STATE.mkdir(parents=True, exist_ok=True)
+def start_dns(hosts):
+    # dnsmasq refuses to start on a missing --conf-dir.
+    config.DNS_EXTRA.mkdir(parents=True, exist_ok=True)
     dns = processes.start(dns_arguments(hosts), config.STATE / DNSMASQ_PID, config.STATE / "dnsmasq.out")
     _wait_for_port(53, "udp", "the lab DNS server")
     processes.ensure_alive(dns, "dnsmasq", config.STATE / "dnsmasq.out")
+
+
+def restart_dns(hosts):
+    """Read dns.conf and the records in DNS_EXTRA again: dnsmasq reads its configuration only at start."""
+    processes.stop(config.STATE / DNSMASQ_PID, str(config.DNS_CONF), name="dnsmasq")
+    start_dns(hosts)
+
+
+def start(hosts):
+    config.STATE.mkdir(parents=True, exist_ok=True)
+    start_dns(hosts)
     repo_root = images.pool_dir(config.SUITES[0]).parent
     repo = processes.start(
         [sys.executable, "-m", "http.server", str(config.REPO_PORT), "--bind", config.BRIDGE_ADDRESS,

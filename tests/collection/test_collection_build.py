@@ -23,12 +23,13 @@ MODULES = sorted(path.stem for path in (TOP / 'modules').glob('*.py'))
 LOOKUPS = sorted(path.stem for path in (TOP / 'lookup_plugins').glob('*.py'))
 # Checkout folder -> where the collection holds its files.
 PLUGIN_FOLDERS = {'modules': 'plugins/modules', 'module_utils': 'plugins/module_utils',
-                  'lookup_plugins': 'plugins/lookup'}
+                  'lookup_plugins': 'plugins/lookup', 'action_plugins': 'plugins/action',
+                  'plugin_utils': 'plugins/plugin_utils'}
 # Nothing of these may be packed: the controller's virtualenv, caches, the lab,
 # the checkout-only tests and the top-level plugin folders (packed as plugins/).
 FORBIDDEN = re.compile(r'(^|/)(\.venv|\.ansible|\.pytest_cache|__pycache__|\.git)(/|$)|\.pyc$'
                        r'|^(lab|molecule|bench|inventory|collections|scripts|tests/unit|tests/host|tests/collection'
-                       r'|modules|module_utils|lookup_plugins)(/|$)|^(site\.yml|ansible\.cfg|requirements\.txt)$')
+                       r'|modules|module_utils|lookup_plugins|action_plugins|plugin_utils)(/|$)|^(site\.yml|ansible\.cfg|requirements\.txt)$')
 
 
 def ansible_core_pin():

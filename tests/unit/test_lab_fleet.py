@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
-from labkit import fleet, network, services  # noqa: E402
+from labkit import config, fleet, network, services  # noqa: E402
 from labkit.run import LabError  # noqa: E402
 
 
@@ -60,6 +60,11 @@ def test_dns_records_follow_reverse_dns_choice(tmp_path):
     assert "--host-record=named.lab.test,198.18.0.42" in argv
     assert "--address=/bare.lab.test/198.18.0.43" in argv
     assert not any("bare.lab.test" in arg for arg in argv if arg.startswith("--host-record"))
+
+
+def test_dns_serves_records_written_at_run_time():
+    # playbooks/dns_records.yml writes the DKIM, SPF and DMARC records there (dns_records_dnsmasq_file).
+    assert f"--conf-dir={config.DNS_EXTRA},*.conf" in services.dns_arguments([])
 
 
 def test_two_hosts_on_one_address_are_refused(tmp_path):

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.mail_fleet import (
-    PARENT_DOMAIN_MATCHES, FleetError, parts, plan)
+    PARENT_DOMAIN_MATCHES, FleetError, domain_kinds, node, parts, plan)
 
 GROUPS = {'all': ['mx1', 'mx2', 'mbox', 'office'], 'mail_servers': ['mx1', 'mx2', 'mbox'],
           'mx_hosts': ['mx1', 'mx2'], 'mailbox_hosts': ['mbox']}
@@ -177,3 +177,28 @@ def test_bad_virtual_data_is_refused_on_every_host_with_its_own_message(changes,
 def test_aliases_in_the_hosts_own_domain_are_fine():
     mx1 = fleet('mx1', virtual_aliases=dict(DATA['virtual_aliases'], **{'ops@mx1.falcot.test': 'root'}))
     assert 'ops@mx1.falcot.test' not in mx1['relay_recipients']
+
+
+@pytest.mark.parametrize('lists, expected, problem', [
+    ((['Falcot.test'], ['legacy.falcot.test'], ['partners.falcot.test']),
+     {'falcot.test': 'local', 'legacy.falcot.test': 'alias', 'partners.falcot.test': 'mailbox'}, None),
+    ((['falcot.test', 'not a domain'], [], []), {'falcot.test': 'local'}, None),
+    ((['falcot.test'], ['falcot.test'], []), {'falcot.test': 'local'},
+     'falcot.test is in postfix_mydestination_domains and in virtual_domains_alias_domains'),
+])
+def test_domain_kinds_are_the_fleets_domains(lists, expected, problem):
+    found = []
+    assert domain_kinds(*lists, problems=found) == expected
+    assert found == ([] if problem is None else [found[0]])
+    assert problem is None or problem in found[0]
+
+
+@pytest.mark.parametrize('variables, expected', [
+    ({'ansible_host': '198.18.0.10', 'postfix_myhostname': 'mx1.falcot.test'},
+     {'fqdn': 'mx1.falcot.test', 'address': '198.18.0.10'}),
+    ({'ansible_host': '198.18.0.10', 'postfix_fleet_address': '2001:db8::10'},
+     {'fqdn': 'mx1', 'address': '2001:db8::10'}),
+    ({}, {'fqdn': 'mx1', 'address': 'mx1'}),
+])
+def test_node_reads_name_and_address_like_the_fleet_plan(variables, expected):
+    assert node(variables, 'mx1') == expected

@@ -26,9 +26,13 @@ def defaults(*roles):
 
 def lab_mx(**overrides):
     """An MX host of the lab as the play sees it: role defaults, the lab's group_vars, the derived values."""
-    variables = defaults('postfix', 'greylisting', 'restriction_classes', 'smtpd_restrictions', 'virtual_domains',
-                         'content_filters', 'antivirus', 'sasl_auth')
+    variables = defaults('postfix', 'greylisting', 'spf_policy', 'restriction_classes', 'smtpd_restrictions',
+                         'virtual_domains', 'content_filters', 'antivirus', 'dkim_signing', 'dmarc', 'milters',
+                         'sasl_auth')
     variables.update({name: value for name, value in LAB.items() if not str(value).startswith('{{')})
+    variables['smtpd_restrictions_recipient'] = [
+        spf_check(variables['spf_policy_outage']) if item == '{{ spf_policy_check }}' else item
+        for item in variables['smtpd_restrictions_recipient']]
     variables.update(
         restriction_classes_definitions={'greylisting': [GREYLISTING_CHECK], 'permissive': ['permit'],
                                          'aggressive': ['reject_rbl_client strict.lab.test',
@@ -53,9 +57,53 @@ def lab_mx(**overrides):
     inet = re.match(r'^inet:([0-9]{1,5})@([0-9A-Fa-f.:]+|localhost)$', socket)
     unix = re.match(r'^unix:/var/spool/postfix(/[A-Za-z0-9_./-]+)$', socket)
     derived.update(antivirus__inet=list(inet.groups()) if inet else '', antivirus__unix=[unix.group(1)] if unix else '')
+    derived.update(deliverability_derived(variables, derived))
     variables.update(derived)
     variables.update((name, value) for name, value in overrides.items() if name in derived)
     return variables
+
+
+def spf_check(outage):
+    """spf_policy_check (roles/spf_policy/defaults) as the play renders it."""
+    return ('check_policy_service { unix:private/policyd-spf, default_action=%s }'
+            % ('DUNNO' if outage == 'accept' else 'DEFER_IF_PERMIT'))
+
+
+def chroot_path(socket):
+    """unix:/var/spool/postfix/PATH -> [PATH], or '' (the roles' *__unix)."""
+    found = re.match(r'^unix:/var/spool/postfix(/[A-Za-z0-9_./-]+)$', str(socket))
+    return [found.group(1)] if found else ''
+
+
+def deliverability_derived(variables, derived):
+    """The values the dkim_signing, spf_policy, dmarc and milters roles derive (their defaults and vars)."""
+    host = variables['postfix_myhostname']
+    dkim_unix, dmarc_unix = chroot_path(variables['dkim_signing_socket']), chroot_path(variables['dmarc_socket'])
+    inet, unix = derived['antivirus__inet'], derived['antivirus__unix']
+    antivirus_socket = ('inet:[%s]:%s' % (inet[1], inet[0])) if inet else ('unix:' + unix[0]) if unix else ''
+    found = dict(
+        dkim_signing__unix=dkim_unix, dmarc__unix=dmarc_unix,
+        dkim_signing_keys_file=variables.get('dkim_keys_file', ''),
+        dkim_signing_domains=list(variables.get('dkim_keys_domains') or {}),
+        dkim_signing_authserv_id=host, spf_policy_authserv_id=host, dmarc_authserv_id=host,
+        dmarc_trusted_authserv_ids=[host],
+        dmarc__ignore_hosts=[str(item).replace('[', '').replace(']', '') for item in variables['postfix_mynetworks']],
+        spf_policy_check=spf_check(variables['spf_policy_outage']))
+    entries = [
+        dict(name='antivirus', state='present' if variables['antivirus_enabled'] else 'absent',
+             socket=antivirus_socket, default_action=variables['antivirus_outage_action'], smtpd=True,
+             non_smtpd=bool(variables['antivirus_non_smtpd']),
+             units=['clamav-milter.service', 'clamav-daemon.socket', 'clamav-daemon.service']),
+        dict(name='dkim_signing', state='present' if variables['dkim_signing_enabled'] else 'absent',
+             socket=('unix:' + dkim_unix[0]) if dkim_unix else '',
+             default_action=variables['dkim_signing_outage_action'], smtpd=True,
+             non_smtpd=bool(variables['dkim_signing_non_smtpd']), units=['dkimpy-milter.service']),
+        dict(name='dmarc', state='present' if variables['dmarc_enabled'] else 'absent',
+             socket=('unix:' + dmarc_unix[0]) if dmarc_unix else '', default_action=variables['dmarc_outage_action'],
+             smtpd=True, non_smtpd=False, units=['opendmarc.service'])]
+    found.update(antivirus_milter=entries[0], dkim_signing_milter=entries[1], dmarc_milter=entries[2],
+                 milters_entries=entries)
+    return found
 
 
 GREYDB = dict(defaults('greylist_db'), greylist_db_listen_addresses=['198.18.0.40'],

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailforge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: milter_chain
+author: mailforge team (!UNKNOWN)
+version_added: 0.3.0
+short_description: Postfix's milter lists from the milter roles' entries, in the mail's order
+description:
+  - Takes the entries of the milter roles (C(antivirus_milter), C(dkim_signing_milter), C(dmarc_milter); a role
+    not in the play gives null) and returns C(smtpd_milters) and C(non_smtpd_milters) in a fixed order -
+    ClamAV, then DKIM, then DMARC, which reads the DKIM result - each milter written as
+    C({ SOCKET, default_action=ACTION }) so that it keeps its own outage behaviour (Postfix 3.0 and later); the
+    global C(milter_default_action) is the first milter's choice, and a milter with that choice is written plainly.
+  - Also returns C(stop_units), the units of milters whose role is disabled, to stop once Postfix no longer
+    uses them.
+  - Refuses, naming the milter, an unknown name, a socket not in Postfix's notation, two milters on one
+    socket, an unknown default action.
+options:
+  _terms:
+    description: The entries, C({name, state, socket, default_action, smtpd, non_smtpd, units}) or null.
+    required: true
+  default_action:
+    description: The outage choice of an entry without its own (C(milters_default_action)).
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Work out the milter lists
+  ansible.builtin.set_fact:
+    chain: "{{ lookup('mailforge.postfix.milter_chain', antivirus_milter, dkim_signing_milter, dmarc_milter) }}"
+"""
+
+RETURN = r"""
+_raw:
+  description:
+    - One dictionary with C(smtpd_milters) and C(non_smtpd_milters) (lists or null), C(milter_default_action)
+      (the first milter's choice, null without milters; a milter with the same choice is written without
+      braces) and C(stop_units).
+  type: list
+  elements: dict
+"""
+
+from ansible.errors import AnsibleError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.mailforge.postfix.plugins.module_utils.milter_chain import ChainError, chain
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            return [chain([_plain(term) for term in terms], default_action=self.get_option('default_action'))]
+        except ChainError as error:
+            raise AnsibleError(str(error)) from None
