@@ -2,8 +2,8 @@
 changed task, before its handler or restart could run, the next run brings the running service in
 line with its files, and the run after that reports changed=0. `postfix check` passes throughout.
 
-Each case runs site.yml on mx1 and kills ansible-playbook (its whole process group) as soon as
-the named task reports `changed: [mx1]`, checks that the service still runs the old
+Each case runs site.yml on mx1 (greydb for PostgreSQL) and kills ansible-playbook (its whole
+process group) as soon as the named task reports `changed`, checks that the service still runs the old
 configuration (so the case really tests something), converges again with the same variables,
 checks the service now runs the new one, converges once more for changed=0, and restores the lab.
 """
@@ -23,10 +23,10 @@ from labkit.run import project_ansible_env
 RUN_BOUND = 600      # seconds a killed run may take to reach its task
 
 
-def killed_after(task, extra_vars):
-    """site.yml on mx1, SIGKILLed when ``task`` (as ansible prints it, "role : name") reports changed."""
+def killed_after(task, extra_vars, host="mx1"):
+    """site.yml on ``host``, SIGKILLed when ``task`` (as ansible prints it, "role : name") reports changed."""
     process = subprocess.Popen(
-        [str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", "mx1", "-e", json.dumps(extra_vars)],
+        [str(TOP / ".venv/bin/ansible-playbook"), "site.yml", "--limit", host, "-e", json.dumps(extra_vars)],
         cwd=TOP, env=project_ansible_env(PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True)
     watchdog = threading.Timer(RUN_BOUND, lambda: os.killpg(process.pid, signal.SIGKILL))
@@ -37,28 +37,28 @@ def killed_after(task, extra_vars):
             output.append(line)
             if line.startswith("TASK ["):
                 in_task = line.startswith(f"TASK [{task}]")
-            elif in_task and line.startswith("changed: [mx1]"):
+            elif in_task and line.startswith(f"changed: [{host}]"):
                 os.killpg(process.pid, signal.SIGKILL)
                 killed = True
                 break
     finally:
         watchdog.cancel()
         process.wait()
-    assert killed, f"{task!r} never reported changed on mx1:\n{''.join(output)[-3000:]}"
+    assert killed, f"{task!r} never reported changed on {host}:\n{''.join(output)[-3000:]}"
     assert process.returncode == -signal.SIGKILL
     assert "RUNNING HANDLER" not in "".join(output), "a handler ran before the kill"
 
 
-def converge_changed(extra_vars):
-    """A site.yml run on mx1 that succeeds; the number of changed tasks."""
-    result = site_with(extra_vars)
+def converge_changed(extra_vars, host="mx1"):
+    """A site.yml run on ``host`` that succeeds; the number of changed tasks."""
+    result = site_with(extra_vars, limit=host)
     assert result.returncode == 0, result.stdout[-4000:]
     recap = result.stdout[result.stdout.index("PLAY RECAP"):]
     return int(recap.split("changed=")[1].split()[0])
 
 
-def postfix_checks(mx1):
-    assert mx1.run("postfix check", check=False).returncode == 0, "postfix check fails"
+def postfix_checks(host):
+    assert host.run("postfix check", check=False).returncode == 0, "postfix check fails"
 
 
 def listening(address, port):
@@ -67,20 +67,20 @@ def listening(address, port):
         return probe.connect_ex((address, port)) == 0
 
 
-def crash_and_repair(mx1, task, extra_vars, old, new):
+def crash_and_repair(host, task, extra_vars, old, new, checks=postfix_checks):
     """The whole cycle; ``old()`` and ``new()`` tell what the running service does."""
     try:
-        killed_after(task, extra_vars)
-        postfix_checks(mx1)
+        killed_after(task, extra_vars, host.name)
+        checks(host)
         assert old(), "the killed run already applied the change: the case proves nothing"
-        assert converge_changed(extra_vars) > 0, "the repairing run reported nothing"
+        assert converge_changed(extra_vars, host.name) > 0, "the repairing run reported nothing"
         wait_until(new, "the service runs the new configuration")
-        postfix_checks(mx1)
-        assert converge_changed(extra_vars) == 0, "the run after the repair is not changed=0"
+        checks(host)
+        assert converge_changed(extra_vars, host.name) == 0, "the run after the repair is not changed=0"
     finally:
-        restored = site_with({})
+        restored = site_with({}, limit=host.name)
         assert restored.returncode == 0, restored.stdout[-3000:]
-    postfix_checks(mx1)
+    checks(host)
 
 
 def test_a_master_cf_change_ends_up_listening(lab):
@@ -123,3 +123,21 @@ def test_a_postgrey_option_change_is_applied(lab):
 
     crash_and_repair(mx1, "greylisting : Configure postgrey's options", {"greylisting_delay": 7},
                      old=lambda: "--delay=5" in delay(), new=lambda: "--delay=7" in delay())
+
+
+def test_a_database_access_change_is_applied(lab):
+    """pg_hba.conf needs a reload, which leaves the unit's start time alone: the stamp tells."""
+    greydb = lab["greydb"]
+    clients = [lab[name].address for name in ("mx1", "mx2")]
+
+    def loaded_after_the_file():
+        shown = greydb.run("stat -c %Y /etc/postgresql/*/main/pg_hba.conf; "
+                           "runuser -u postgres -- psql -Atc 'select extract(epoch from pg_conf_load_time())::int'"
+                           ).stdout.split()
+        return int(shown[1]) >= int(shown[0])
+
+    def database_runs(host):
+        assert host.run("pg_lsclusters --no-header | grep -qw online", check=False).returncode == 0, "not online"
+
+    crash_and_repair(greydb, "greylist_db : Let the MX hosts in", {"greylist_db_clients": clients + ["198.18.0.20"]},
+                     old=lambda: not loaded_after_the_file(), new=loaded_after_the_file, checks=database_runs)
