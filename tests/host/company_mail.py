@@ -1,4 +1,5 @@
 """Mail from the Internet client `outside` to the company's addresses, and bounded waits for what follows."""
+import json
 import time
 
 import pytest
@@ -31,3 +32,8 @@ def wait_until(condition, what, bound=60.0):
         if time.monotonic() > deadline:
             pytest.fail(f"not within {bound:.0f} s: {what}")
         time.sleep(0.5)
+
+
+def queue(host):
+    """postqueue -j of ``host``: one dict per queued message."""
+    return [json.loads(line) for line in host.run("postqueue -j").stdout.splitlines() if line.strip()]

@@ -6,7 +6,6 @@ the recipient list it holds, also while mbox is down; mail accepted during an
 outage waits in the MX queue and is delivered once mbox is back; Internet
 clients cannot skip the MX hosts.
 """
-import json
 import re
 import shlex
 import socket
@@ -15,7 +14,7 @@ import struct
 import pytest
 
 from ansible_runs import SNAPSHOT, failed_with, site_with
-from company_mail import rcpt, send, wait_until
+from company_mail import queue, rcpt, send, wait_until
 from labkit.remote import last_reply
 
 VHOSTS = "/var/mail/vhosts/partners.falcot.test"
@@ -43,11 +42,6 @@ def copies(host, path, marker):
     """How many messages under ``path`` (a file or a maildir directory) carry ``marker``."""
     return int(host.run(f"grep -rhcF -- {shlex.quote('Subject: ' + marker)} {shlex.quote(path)} "
                         "| awk '{n += $1} END {print n + 0}'").stdout)
-
-
-def queue(host):
-    """postqueue -j of ``host``: one dict per queued message."""
-    return [json.loads(line) for line in host.run("postqueue -j").stdout.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("recipient", sorted(MAILBOXES))

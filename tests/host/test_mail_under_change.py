@@ -8,7 +8,6 @@ one mailbox on the mailbox host exactly once, and no message may arrive twice.
 Mail that waited in an MX queue before those converges (deferred: nothing
 listens on `outside`) keeps its queue ID through them.
 """
-import json
 import re
 import time
 import uuid
@@ -16,16 +15,13 @@ import uuid
 import pytest
 
 from ansible_runs import recap_all_unchanged, site_with
+from company_mail import queue
 
 MESSAGES, SESSIONS, RATE = 2000, 10, 8         # about 250 s of load
 BOUND = 420                                    # seconds the load may take at most
 RECIPIENT, MAILBOX = "jean@falcot.test", "/var/mail/jean"
 RELOAD = {"postfix_main_cf": {"smtpd_banner": "$myhostname ESMTP mailforge under-change test"}}
 RESTART = {**RELOAD, "postfix_inet_protocols": "ipv4"}     # inet_protocols needs a restart
-
-
-def queue(host):
-    return [json.loads(line) for line in host.run("postqueue -j").stdout.splitlines() if line.strip()]
 
 
 def master_pid(host):

@@ -10,9 +10,10 @@ the vectors, not the session. Afterwards neither the MX nor the mailbox host
 queues mail for the foreign domain.
 """
 import base64
-import json
 
 import pytest
+
+from company_mail import queue
 
 FOREIGN = "foreign.test"
 LITERAL = "198.18.0.254"   # nothing in the lab answers there
@@ -89,8 +90,6 @@ def test_every_vector_is_refused_at_rcpt(lab, mx, way, sender):
 
 
 def queued_recipients(host):
-    queue = host.run("postqueue -j").stdout
-    return [recipient["address"] for line in queue.splitlines() if line.strip()
-            for recipient in json.loads(line)["recipients"]]
+    return [recipient["address"] for entry in queue(host) for recipient in entry["recipients"]]
 
 
