@@ -86,16 +86,7 @@ from ansible_collections.mailforge.postfix.plugins.module_utils.dns_records impo
 from ansible_collections.mailforge.postfix.plugins.module_utils.mail_fleet import (
     FLEET_GROUP, MX_GROUP, domain_kinds, node)
 from ansible_collections.mailforge.postfix.plugins.plugin_utils import dkim_keyfile
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
 
 
 class LookupModule(LookupBase):
@@ -105,7 +96,7 @@ class LookupModule(LookupBase):
             raise AnsibleError('dns_records: give the path of the key file, once')
         variables = variables or {}
         self.set_options(var_options=variables, direct=kwargs)
-        option = {name: _plain(self.get_option(name)) for name in (
+        option = {name: plain(self.get_option(name)) for name in (
             'domains', 'local_domains', 'alias_domains', 'mailbox_domains', 'spf_extra', 'spf_all', 'dmarc', 'ttl')}
         fleet = domain_kinds(option['local_domains'], option['alias_domains'], option['mailbox_domains'])
         domains = [name.lower() for name in option['domains']] or sorted(fleet)

@@ -93,17 +93,7 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.mail_fleet import (
     FLEET_GROUP, FleetError, node, parts, plan)
-
-
-def _plain(value):
-    """Plain Python data of a templated value (ansible-core wraps strings in tagged types)."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
 
 
 class LookupModule(LookupBase):
@@ -120,10 +110,10 @@ class LookupModule(LookupBase):
             if terms:
                 raise AnsibleError('mail_fleet: the only term is "parts"')
             self.set_options(var_options=variables, direct=kwargs)
-            options = {name: _plain(self.get_option(name)) for name in (
+            options = {name: plain(self.get_option(name)) for name in (
                 'local_domains', 'alias_domains', 'mailbox_domains', 'aliases', 'local_recipients',
                 'virtual_aliases', 'virtual_mailboxes', 'layers')}
-            return [plan(host, groups, self._nodes(variables, groups), _plain(self.get_option('mailbox_hosts')),
+            return [plan(host, groups, self._nodes(variables, groups), plain(self.get_option('mailbox_hosts')),
                          **options)]
         except FleetError as error:
             raise AnsibleError(str(error)) from None

@@ -48,16 +48,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.milter_chain import ChainError, chain
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
 
 
 class LookupModule(LookupBase):
@@ -65,6 +56,6 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         try:
-            return [chain([_plain(term) for term in terms], default_action=self.get_option('default_action'))]
+            return [chain([plain(term) for term in terms], default_action=self.get_option('default_action'))]
         except ChainError as error:
             raise AnsibleError(str(error)) from None

@@ -66,17 +66,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.role_input import OPTIONAL, VARIABLES, problems
-
-
-def _plain(value):
-    """Plain Python data of a templated value (ansible-core wraps strings in tagged types)."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
 
 
 class LookupModule(LookupBase):
@@ -96,6 +86,6 @@ class LookupModule(LookupBase):
                         continue
                     raise AnsibleError('role_input: %s is not defined; check the %s role from inside it '
                                        '(its defaults and vars)' % (name, role))
-                values[name] = _plain(self._templar.template(variables[name]))
+                values[name] = plain(self._templar.template(variables[name]))
             found.extend(problems(role, values))
         return found
