@@ -33,8 +33,10 @@ def project_ansible_env(**extra):
     """The environment for ansible and ansible-playbook run from the project root.
 
     Only the project's ansible.cfg decides paths: a caller's ANSIBLE_* (Molecule
-    sets relative *_PATH ones) would not resolve from there.
+    sets relative *_PATH ones) would not resolve from there. The lab's vault
+    password (lab/vault-pass) decrypts the lab fleet's DKIM key file.
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(config.PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **extra)
+    env.update(ANSIBLE_CONFIG=str(config.PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_VAULT_PASSWORD_FILE=str(config.PROJECT / "lab" / "vault-pass"), **extra)
     return env

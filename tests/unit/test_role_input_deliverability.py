@@ -1,9 +1,10 @@
 """The deliverability roles' input checks that need no host (module_utils/role_input_deliverability.py, reached
 through role_input): dkim_signing, spf_policy, dmarc and milters, each refusing bad input naming the culprit."""
 import pytest
+import yaml
 
 from ansible_collections.mailforge.postfix.plugins.module_utils import role_input
-from test_role_input import found, lab_mx, spf_check
+from test_role_input import TOP, found, lab_mx, spf_check
 
 KEYS_FILE = '/srv/mailforge-secrets/dkim_keys.vault.yml'
 RECIPIENT = ['permit_mynetworks', 'permit_sasl_authenticated', 'reject_unauth_destination',
@@ -145,3 +146,14 @@ def test_a_disabled_milter_role_is_not_checked():
                             dmarc_socket='nonsense')
     assert role_input.problems('milters', variables) == []
     assert role_input.problems('dkim_signing', variables) == []
+
+
+def test_the_labs_deliverability_settings_are_accepted_and_off_by_default():
+    lab = yaml.safe_load((TOP / 'inventory/lab/group_vars/mx_hosts.yml').read_text())
+    assert lab['lab_deliverability'] is False
+    assert all('lab_deliverability' in lab[name] for name in ('dkim_signing_enabled', 'spf_policy_enabled',
+                                                              'dmarc_enabled', 'smtpd_restrictions_recipient'))
+    static = {name: value for name, value in lab.items() if '{{' not in str(value)}
+    variables = deliverable(**static)
+    for role in ('dkim_signing', 'spf_policy', 'dmarc', 'milters', 'smtpd_restrictions'):
+        assert role_input.problems(role, variables) == [], role

@@ -1,0 +1,296 @@
+"""Issue 14 on the lab: the fleet signs its mail with one DKIM key set, checks SPF and DMARC of incoming mail.
+
+The lab's default converge leaves the deliverability roles off (lab_deliverability in
+inventory/lab/group_vars/mx_hosts.yml); this module turns them on for its tests, as an admin
+would: the fleet's keys made with playbooks/dkim_keys.yml (vault-encrypted in the lab's state,
+password from lab/vault-pass), their records written by playbooks/dns_records.yml into the lab
+DNS, the first selector switched on once its record answers, then site.yml on every host. At the
+end it converges the lab back to its default, then takes the SPF policy service out of master.cf.
+
+The tests run in file order on purpose: they follow one fleet through a first converge, mail in
+every direction, a key rotation, and the converges after it.
+"""
+import base64
+import email
+import json
+import re
+import secrets
+import shlex
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_runs import TOP, ansible, recap_all_unchanged, site_with
+from company_mail import wait_until
+from labkit.remote import last_reply
+
+PLAYBOOK = str(TOP / ".venv/bin/ansible-playbook")
+VAULT = str(TOP / ".venv/bin/ansible-vault")
+ON = {"lab_deliverability": True}
+# The restore: a run with the roles off (the SPF check leaves the recipient restrictions, the
+# milters leave the chain and stop), then one that takes the policy service out of master.cf.
+RESTORE = ({}, {"spf_policy_cleanup": True})
+DOMAIN = "falcot.test"
+
+
+def lab_settings():
+    return yaml.safe_load((TOP / "inventory/lab/group_vars/mx_hosts.yml").read_text())
+
+
+def first_selector():
+    return lab_settings()["dkim_keys_domains"][DOMAIN][0]["selector"]
+
+
+def playbook(*args):
+    result = ansible([PLAYBOOK, *args])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result
+
+
+def dns_reload():
+    subprocess.run([str(TOP / "lab/lab"), "dns-reload"], check=True, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def fleet(lab):
+    """The lab with deliverability on; every ansible output of the module is kept (no key may appear in one)."""
+    outputs = []
+
+    def record(result):
+        outputs.append(result.stdout + result.stderr)
+        return result
+
+    def keys(step="ensure", selector=None, *extra):
+        args = ["playbooks/dkim_keys.yml", "-e", f"dkim_keys_step={step}"]
+        if selector:
+            args += ["-e", f"dkim_keys_domain={DOMAIN}", "-e", f"dkim_keys_selector={selector}"]
+        return record(playbook(*args, *extra))
+
+    def records():
+        result = record(playbook("playbooks/dns_records.yml"))
+        dns_reload()
+        return result
+
+    def converge(extra=None):
+        result = record(site_with(dict(ON, **(extra or {})), limit=None))
+        assert result.returncode == 0, result.stdout[-4000:]
+        return result
+
+    # dig for the switch step (from the first MX), dkimverify where the mail is delivered.
+    for name, package in (("mx1", "bind9-dnsutils"), ("mx2", "bind9-dnsutils"), ("mbox", "python3-dkim")):
+        lab[name].run(f"apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q {package}",
+                      timeout=600)
+    keys()
+    records()
+    keys("switch", first_selector())
+    state = {"outputs": outputs, "keys": keys, "records": records, "converge": converge, "first": converge()}
+    yield state
+    for extra_vars in RESTORE:
+        restored = site_with(extra_vars, limit=None)
+        assert restored.returncode == 0, restored.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def submitter(tmp_path_factory, fleet):
+    """A SASL user of the fleet (playbooks/sasl_users.yml), removed again at the end."""
+    workdir = tmp_path_factory.mktemp("deliverability")
+    password_file = workdir / "vault-pass"
+    password_file.write_text(secrets.token_hex(16))
+    password_file.chmod(0o600)
+    user = {"name": "dkimtest", "password": "D-" + secrets.token_urlsafe(12)}
+
+    def rollout(users):
+        users_file = workdir / "users.vault.yml"
+        users_file.write_text(yaml.safe_dump({"sasl_users": users, "sasl_users_exclusive": False}))
+        subprocess.run([VAULT, "encrypt", "--vault-password-file", str(password_file), str(users_file)],
+                       check=True, capture_output=True)
+        result = ansible([PLAYBOOK, "playbooks/sasl_users.yml", "--vault-password-file", str(password_file),
+                          "-e", f"sasl_users_file={users_file}"])
+        fleet["outputs"].append(result.stdout + result.stderr)
+        assert result.returncode == 0, result.stdout[-3000:]
+
+    rollout([user])
+    yield user
+    rollout([{"name": user["name"], "state": "absent"}])
+
+
+@pytest.fixture(params=["mx1", "mx2"])
+def mx(request, lab):
+    return lab[request.param]
+
+
+def message(sender, recipient, marker, header_from=None):
+    # No body line starts with "From ": the mailbox file would quote it and break the body hash.
+    return (f"From: <{header_from or sender}>\nTo: <{recipient}>\nSubject: {marker}\n"
+            f"Message-ID: <{marker}@lab.test>\nDate: Thu, 01 Jan 2026 00:00:00 +0000\n\nbody {marker}\n")
+
+
+def send(client, mx, sender, marker, header_from=None, recipient="jean@falcot.test"):
+    return client.smtp(mx.address, [f"EHLO {client.fqdn}", f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>",
+                                    {"data": message(sender, recipient, marker, header_from)}])
+
+
+# The message holding the marker in jean's mailbox on the mailbox host, as delivered (no "From " line).
+DELIVERED = ("import mailbox, sys\nbox = mailbox.mbox('/var/mail/jean')\n"
+             "found = [key for key in box.keys() if sys.argv[1].encode() in box.get_bytes(key)]\n"
+             "sys.stdout.buffer.write(box.get_bytes(found[-1]) if found else b'')\n")
+
+
+def delivered(lab, marker):
+    mbox = lab["mbox"]
+    assert mbox.wait_for_file_containing("/var/mail/jean", marker), f"{marker} not delivered"
+    return mbox.run(f"python3 -c {shlex.quote(DELIVERED)} {shlex.quote(marker)}").stdout
+
+
+def dkim_verification(lab, marker):
+    """dkimverify's verdict on the delivered message, against the lab's DNS (as any receiver would check)."""
+    delivered(lab, marker)
+    result = lab["mbox"].run(f"python3 -c {shlex.quote(DELIVERED)} {shlex.quote(marker)} | dkimverify", check=False)
+    return result.stdout.strip()
+
+
+def headers(raw, name):
+    """Every ``name`` header of a message, unfolded."""
+    return [" ".join(str(value).split()) for value in email.message_from_string(raw).get_all(name) or []]
+
+
+def signature_tags(raw):
+    """The d= and s= tags of the message's (first) DKIM-Signature."""
+    signatures = headers(raw, "DKIM-Signature")
+    assert signatures, f"no DKIM-Signature in:\n{raw[:3000]}"
+    return {tag: value for tag, value in re.findall(r"(?:^|;)\s*([a-z]+)=([^;\s]*)", signatures[0]) if tag in ("d", "s")}
+
+
+def test_a_second_converge_changes_nothing(fleet):
+    unchanged, recap = recap_all_unchanged(fleet["converge"]().stdout)
+    assert unchanged, recap
+
+
+def test_the_milters_are_chained_in_the_mails_order(mx):
+    chain = mx.run("postconf -h smtpd_milters").stdout
+    assert chain.index("clamav-milter.ctl") < chain.index("dkimpy-milter.sock") < chain.index("opendmarc.sock"), chain
+    assert mx.run("postconf -h milter_default_action").stdout.strip() == "tempfail"
+    for unit in ("dkimpy-milter", "opendmarc"):
+        assert mx.run(f"systemctl is-active {unit}", check=False).stdout.strip() == "active", unit
+
+
+def test_mail_from_the_office_is_signed_and_verifies(lab, fleet, mx, marker):
+    transcript = send(lab["office"], mx, "staff@falcot.test", marker)
+    assert last_reply(transcript)[0] == 250, transcript
+    assert signature_tags(delivered(lab, marker)) == {"d": DOMAIN, "s": first_selector()}
+    assert dkim_verification(lab, marker) == "signature ok"
+
+
+def test_mail_from_an_authenticated_user_on_587_is_signed_and_verifies(lab, fleet, submitter, mx, marker):
+    outside = lab["outside"]
+    sender = f"{submitter['name']}@falcot.test"
+    login = "AUTH PLAIN " + base64.b64encode(f"\0{submitter['name']}\0{submitter['password']}".encode()).decode()
+    transcript = outside.smtp(mx.address, [
+        f"EHLO {outside.fqdn}", "STARTTLS", f"EHLO {outside.fqdn}", login, f"MAIL FROM:<{sender}>",
+        "RCPT TO:<jean@falcot.test>", {"data": message(sender, "jean@falcot.test", marker)}], port=587)
+    assert last_reply(transcript)[0] == 250, transcript
+    assert signature_tags(delivered(lab, marker)) == {"d": DOMAIN, "s": first_selector()}
+    assert dkim_verification(lab, marker) == "signature ok"
+
+
+def test_an_spf_hard_fail_is_refused_at_rcpt_with_the_spf_reason(lab, fleet, mx):
+    outside = lab["outside"]
+    transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@spf-fail.test>",
+                                           "RCPT TO:<jean@falcot.test>"])
+    step = transcript[-1]
+    assert step["send"] == "RCPT TO:<jean@falcot.test>" and step["code"] == 550, transcript
+    assert "SPF fail - not authorized" in step["text"] and "spf-fail.test" in step["text"], step
+
+
+def test_mail_from_outside_that_passes_spf_gets_the_spf_pass_header(lab, fleet, mx, marker):
+    transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker)
+    assert last_reply(transcript)[0] == 250, transcript
+    results = headers(delivered(lab, marker), "Authentication-Results")
+    assert any(value.startswith(f"{mx.fqdn}; spf=pass") and "spf-pass.test" in value for value in results), results
+
+
+def test_a_forged_company_from_is_refused_per_its_dmarc_policy(lab, fleet, mx, marker):
+    # SPF passes for the envelope's domain, but nothing authenticates falcot.test (p=reject in the lab).
+    assert lab_settings()["dns_records_dmarc"]["policy"] == "reject"
+    transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker, header_from="ceo@falcot.test")
+    code, text = last_reply(transcript)
+    assert transcript[-1]["send"] == "<message>" and code == 550, transcript
+    assert "rejected by DMARC policy for falcot.test" in text, transcript
+
+
+def test_a_forged_from_under_p_quarantine_is_held(lab, fleet, mx, marker):
+    sender = f"{marker}@spf-pass.test"
+    transcript = send(lab["outside"], mx, sender, marker, header_from="ceo@dmarc-quarantine.test")
+    assert last_reply(transcript)[0] == 250, transcript
+
+    def held():
+        queue = [json.loads(line) for line in mx.run("postqueue -j").stdout.splitlines() if line.strip()]
+        return [entry["queue_id"] for entry in queue if entry["sender"] == sender and entry["queue_name"] == "hold"]
+
+    wait_until(held, "the message in the hold queue")
+    mx.run(f"postsuper -d {held()[0]} hold")
+
+
+def test_a_rotation_signs_with_the_new_selector_and_old_mail_still_verifies(lab, fleet, marker):
+    first, new = first_selector(), "rot" + secrets.token_hex(4)
+    before = marker + "-before"
+    assert last_reply(send(lab["office"], lab["mx1"], "staff@falcot.test", before))[0] == 250
+    assert dkim_verification(lab, before) == "signature ok"
+    try:
+        fleet["keys"]("publish", new)
+        fleet["records"]()
+        fleet["keys"]("switch", new)
+        fleet["converge"]()
+        for name in ("mx1", "mx2"):
+            after = f"{marker}-{name}"
+            assert last_reply(send(lab["office"], lab[name], "staff@falcot.test", after))[0] == 250
+            assert signature_tags(delivered(lab, after))["s"] == new
+            assert dkim_verification(lab, after) == "signature ok"
+        # The old selector stays published while mail it signed may still be on its way.
+        assert dkim_verification(lab, before) == "signature ok"
+    finally:
+        # Back to the inventory's selector; the new one retired (no grace in the test), its key off the hosts.
+        fleet["keys"]("switch", first)
+        fleet["converge"]()
+        fleet["keys"]("retire", new, "-e", "dkim_keys_grace_days=0")
+        fleet["records"]()
+        fleet["converge"]()
+    for name in ("mx1", "mx2"):
+        keys = lab[name].run("ls /etc/dkimpy-milter/keys").stdout.split()
+        assert keys == [f"{DOMAIN}.{first}.rsa"], keys
+    again = marker + "-again"
+    assert last_reply(send(lab["office"], lab["mx2"], "staff@falcot.test", again))[0] == 250
+    assert signature_tags(delivered(lab, again))["s"] == first
+    assert dkim_verification(lab, again) == "signature ok"
+
+
+def test_the_keys_are_the_milters_alone_and_in_no_output_or_log(lab, fleet):
+    shown = ansible([VAULT, "view", "--vault-password-file", str(TOP / "lab/vault-pass"),
+                     lab_settings()["dkim_keys_file"]])
+    assert shown.returncode == 0, shown.stderr
+    keyset = yaml.safe_load(shown.stdout)["dkim_keys"]
+    # A piece of each private key, long enough to be unique, short enough for grep.
+    # (RSA keys are PEM: their first line of base64; Ed25519 keys are one base64 line.)
+    pieces = [next(line for line in entry["private_key"].splitlines() if "-----" not in line)[:40]
+              for selectors in keyset.values() for entry in selectors.values() if entry.get("private_key")]
+    assert pieces
+    for output in fleet["outputs"]:
+        assert "PRIVATE KEY" not in output
+        for piece in pieces:
+            assert piece not in output
+    for name in ("mx1", "mx2"):
+        host = lab[name]
+        assert host.run("stat -c '%U:%G %a' /etc/dkimpy-milter/keys").stdout.strip() == "dkimpy-milter:dkimpy-milter 700"
+        modes = set(host.run("stat -c '%U:%G %a' /etc/dkimpy-milter/keys/*").stdout.split("\n")) - {""}
+        assert modes == {"dkimpy-milter:dkimpy-milter 600"}, modes
+        for piece in pieces:
+            found = host.run(f"journalctl --no-pager -o cat | grep -cF -- {shlex.quote(piece)}; "
+                             f"grep -rlF -- {shlex.quote(piece)} /var/log /etc /tmp /root 2>/dev/null "
+                             f"| grep -v '^/etc/dkimpy-milter/keys/'", check=False).stdout
+            assert found.split() in (["0"], []), f"a private key found on {name}: {found}"
+
+
+def test_the_converge_after_the_rotation_changes_nothing(fleet):
+    unchanged, recap = recap_all_unchanged(fleet["converge"]().stdout)
+    assert unchanged, recap
