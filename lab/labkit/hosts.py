@@ -49,6 +49,9 @@ def create(host):
         _nspawn_marker(host), f"--hostname={host.name}",
         f"--network-namespace-path=/run/netns/{host.netns}", "--resolv-conf=off", "--timezone=off",
         "--link-journal=no", "--console=pipe",
+        # fail2ban bans with nftables; the rules live in the host's own
+        # network namespace and never reach the machine's.
+        "--capability=CAP_NET_ADMIN",
     ], _pidfile(host), base / "console.log")
 
 
