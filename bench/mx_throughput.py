@@ -14,7 +14,8 @@ is flushed and drained between stages. Each stage is the median of --repeat runs
 
   bare           no smtpd restrictions but the relay guard, no milter, no header/body checks
   restrictions   + the converged client/helo/sender/recipient/data restrictions and classes
-  milter         + the converged smtpd_milters (clamav-milter on its configured socket)
+  +<milter>      + each milter of the converged smtpd_milters in turn, in the chain's order
+                   (clamav-milter; dkimpy-milter and opendmarc where deliverability is on)
   checks         + header_checks and body_checks: this is the host as converged
   policy         + a policy query (greylisting service) for every recipient, which the
                    lab otherwise makes for greylisted@ only
@@ -27,6 +28,7 @@ is applied: the target (converged >= 0.8 of bare) is printed for reading.
 """
 import argparse
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -62,13 +64,13 @@ def smtp_source():
     return binary, target / "usr/lib/postfix"
 
 
-def load(mx, messages, sessions, size, timeout):
-    """Messages per second of one smtp-source run from `outside` to ``mx``."""
+def load(mx, messages, sessions, size, timeout, client="outside", sender="bench@elsewhere.test"):
+    """Messages per second of one smtp-source run from the lab host ``client`` to ``mx``."""
     binary, libraries = smtp_source()
-    outside = next(host for host in fleet.load() if host.name == "outside")
-    argv = ["ip", "netns", "exec", outside.netns, "env", f"LD_LIBRARY_PATH={libraries}", str(binary),
-            "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), "-f", "bench@elsewhere.test",
-            "-t", RECIPIENT, "-M", outside.fqdn, "-S", "mx throughput bench", f"{mx.address}:25"]
+    source = next(host for host in fleet.load() if host.name == client)
+    argv = ["ip", "netns", "exec", source.netns, "env", f"LD_LIBRARY_PATH={libraries}", str(binary),
+            "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size), "-f", sender,
+            "-t", RECIPIENT, "-M", source.fqdn, "-S", "mx throughput bench", f"{mx.address}:25"]
     started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     elapsed = time.monotonic() - started
@@ -110,6 +112,11 @@ def wait_for_empty_queue(mx, bound=120.0):
         time.sleep(1)
 
 
+def milter_name(milter):
+    """A short name for a milter socket: unix:/clamav/clamav-milter.ctl -> clamav-milter."""
+    return Path(milter.rsplit(":", 1)[-1]).stem if milter.startswith("unix:") else milter
+
+
 def stages(mx):
     """(name, settings) for each cumulative stage, from the host's converged main.cf."""
     converged = postconf(mx, *RESTRICTIONS, "smtpd_milters", *CHECKS, "greylisting")
@@ -117,7 +124,11 @@ def stages(mx):
     bare = {name: None for name in RESTRICTIONS + ("smtpd_milters",) + CHECKS}
     steps = [("bare", bare)]
     steps.append(("restrictions", {name: converged.get(name) for name in RESTRICTIONS}))
-    steps.append(("milter", {"smtpd_milters": converged.get("smtpd_milters")}))
+    # One stage per milter of the converged chain (ClamAV, then DKIM and DMARC where on), each
+    # adding its milter to the ones before it.
+    chain = [milter for milter in re.split(r"[,\s]+", converged.get("smtpd_milters") or "") if milter]
+    for count, milter in enumerate(chain, start=1):
+        steps.append((f"+{milter_name(milter)}", {"smtpd_milters": ", ".join(chain[:count])}))
     steps.append(("checks", {name: converged.get(name) for name in CHECKS}))
     recipient = converged.get("smtpd_recipient_restrictions", "")
     steps.append(("policy", {"smtpd_recipient_restrictions": f"{recipient}, {policy}" if recipient else policy}))
@@ -143,6 +154,28 @@ def measure_host(mx, args):
         mx.run(f"cp -p {SAVED} {MAIN_CF} && rm -f {SAVED} && postfix check && postfix reload && postqueue -f")
         wait_for_empty_queue(mx, bound=300.0)
     return results
+
+
+def measure_signing(mx, args):
+    """(rate without milters, rate as converged) of company mail from `office` (mynetworks), which
+    the DKIM milter signs: the signing path, where the intake stages above measure verification."""
+    mx.run(f"cp -p {MAIN_CF} {SAVED}")
+    rates = {}
+    try:
+        for name, milters in (("no milter", None), ("converged", postconf(mx, "smtpd_milters").get("smtpd_milters"))):
+            apply(mx, {"smtpd_milters": milters, "defer_transports": None})
+            mx.run("postqueue -f")
+            wait_for_empty_queue(mx)
+            apply(mx, {"defer_transports": "relay"})
+            company = {"client": "office", "sender": "bench@falcot.test"}
+            load(mx, min(100, args.messages), args.sessions, args.size, args.timeout, **company)    # warm-up
+            runs = sorted(load(mx, args.messages, args.sessions, args.size, args.timeout, **company)
+                          for _ in range(args.repeat))
+            rates[name] = runs[len(runs) // 2]
+    finally:
+        mx.run(f"cp -p {SAVED} {MAIN_CF} && rm -f {SAVED} && postfix check && postfix reload && postqueue -f")
+        wait_for_empty_queue(mx, bound=300.0)
+    return rates
 
 
 def converge(extra_vars, limit):
@@ -181,6 +214,8 @@ def main():
     parser.add_argument("--inet-milter", action="store_true",
                         help="also measure the Handbook's inet:10002 milter socket (converges twice)")
     parser.add_argument("--end-to-end", action="store_true", help="also measure mx1 -> mailbox host delivery")
+    parser.add_argument("--signing", action="store_true",
+                        help="also measure company mail from office (signed by the DKIM milter) against no milter")
     args = parser.parse_args()
     if not 0 < args.messages <= 20000 or not 0 < args.sessions <= 50 or not 0 < args.repeat <= 9:
         sys.exit("--messages must be 1-20000, --sessions 1-50 and --repeat 1-9")
@@ -195,7 +230,7 @@ def main():
         results = measure_host(mx, args)
         bare = results[0][1]
         for stage, rate in results:
-            print(f"  {stage:13} {rate:8.1f} msg/s   {rate / bare:5.2f} of bare")
+            print(f"  {stage:15} {rate:8.1f} msg/s   {rate / bare:5.2f} of bare")
         if args.inet_milter:
             converge({"antivirus_milter_socket": "inet:10002@127.0.0.1"}, name)
             try:
@@ -204,7 +239,12 @@ def main():
                 converge({}, name)
             print(f"  with the Handbook's inet:10002 milter socket (bare {inet[0][1]:.1f} msg/s):")
             for stage, rate in inet[1:]:
-                print(f"  {stage:13} {rate:8.1f} msg/s   {rate / inet[0][1]:5.2f} of bare")
+                print(f"  {stage:15} {rate:8.1f} msg/s   {rate / inet[0][1]:5.2f} of bare")
+        if args.signing:
+            rates = measure_signing(mx, args)
+            print(f"  signing path, from office as bench@falcot.test: {rates['converged']:.1f} msg/s through the "
+                  f"converged milters, {rates['no milter']:.1f} without any: "
+                  f"{rates['converged'] / rates['no milter']:.2f} of no milter")
     if args.end_to_end:
         rate = end_to_end(lab, args)
         print(f"\nend to end, outside -> mx1 -> mbox mailbox: {rate:.1f} msg/s")

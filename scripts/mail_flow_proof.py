@@ -2,6 +2,8 @@
 as the Handbook describes. Exits non-zero if any step does not hold."""
 import base64
 import os
+import re
+import shlex
 import sys
 import time
 import uuid
@@ -10,6 +12,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 
 from labkit.remote import lab_hosts, last_reply  # noqa: E402
+
+
+# The headers of the last message in a mailbox file holding a subject, unfolded.
+HEADERS = ("import mailbox, sys\nbox = mailbox.mbox(sys.argv[1])\n"
+           "found = [box[key] for key in box.keys() if box[key]['Subject'] == sys.argv[2]]\n"
+           "print(''.join(f'{name}: {\" \".join(str(value).split())}\\n' for name, value in found[-1].items())"
+           " if found else '')\n")
 
 
 def send(client, server, sender, recipient, subject):
@@ -53,6 +62,13 @@ def main():
     code, text = last_reply(send(office, mx1, "postmaster@falcot.test", f"postmaster@{mx2.fqdn}", subject))
     check(code == 250, f"office -> mx1 -> (DNS MX) -> mx2, to postmaster@{mx2.fqdn}: {code} {text}")
     check(mx2.wait_for_file_containing("/var/mail/root", subject), "delivered into mx2:/var/mail/root")
+    # mx1 signed it (office is in mynetworks); mx2, to which mx1 is a stranger, verified it.
+    delivered_headers = mx2.run(f"python3 -c {shlex.quote(HEADERS)} /var/mail/root {subject}").stdout
+    signature = re.search(r"^DKIM-Signature:.*?\bd=falcot\.test;.*?\bs=([\w-]+);", delivered_headers, re.M | re.S)
+    verdict = re.search(r"^Authentication-Results: mx2\.falcot\.test;.*?dkim=(\w+)", delivered_headers, re.M | re.S)
+    check(bool(signature) and bool(verdict) and verdict.group(1) == "pass",
+          f"signed by mx1 with the fleet's DKIM key (selector {signature.group(1) if signature else 'none'}), "
+          f"verified by mx2: dkim={verdict.group(1) if verdict else 'none'}")
 
     code, text = last_reply(outside.smtp(mx1.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<x@elsewhere.test>",
                                                        "RCPT TO:<victim@foreign.test>"]))

@@ -5,15 +5,18 @@ import subprocess
 from pathlib import Path
 
 from labkit.run import project_ansible_env
+from secret_search import leaked_lab_secrets
 
 TOP = Path(__file__).resolve().parents[2]
 # Everything the roles write on a mail host: Postfix (its sasl/ folder included),
 # the SASL database in the chroot, ClamAV's configuration and databases,
-# postgrey and sqlgrey, and systemd's units, drop-ins and masks. A path that does
+# postgrey and sqlgrey, the DKIM, DMARC and SPF services (keys included),
+# and systemd's units, drop-ins and masks. A path that does
 # not exist is listed as absent; any other error fails the command (and the
 # test) instead of being hidden.
 STATE_PATHS = ("/etc/postfix /etc/aliases /etc/mailname /var/spool/postfix/etc/sasldb2 /etc/sasldb2 "
                "/etc/clamav /var/lib/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
+               "/etc/dkimpy-milter /etc/opendmarc /etc/opendmarc.conf /etc/postfix-policyd-spf-python "
                "/etc/systemd/system /etc/postgresql")
 SNAPSHOT = (
     f"set -o pipefail; for path in {STATE_PATHS}; do "
@@ -35,8 +38,9 @@ class ThisMachine:
         return str(local_dir)
 
     def playbook(self, *args, timeout=1500):
-        return subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), *args], cwd=TOP, env=project_ansible_env(),
-                              capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), *args], cwd=TOP,
+                                env=project_ansible_env(), capture_output=True, text=True, timeout=timeout)
+        return without_secrets(result, f"ansible-playbook {' '.join(args[:2])}")
 
 
 def recap_all_unchanged(output):
@@ -45,8 +49,20 @@ def recap_all_unchanged(output):
     return all(" changed=0 " in line for line in recap.splitlines()[1:] if ":" in line), recap
 
 
+def without_secrets(result, title):
+    """``result`` of an ansible run, once its output is known to show none of the lab's secrets.
+
+    Every run the tests start passes here, failing ones (bad input) included.
+    """
+    leaked = leaked_lab_secrets(result.stdout + result.stderr)
+    assert not leaked, f"{title}: the output shows {', '.join(leaked)}"
+    return result
+
+
 def ansible(args):
-    return subprocess.run(args, cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(args, cwd=TOP, env=project_ansible_env(), capture_output=True, text=True, timeout=600)
+    return without_secrets(result, " ".join(Path(args[0]).name if index == 0 else arg
+                                            for index, arg in enumerate(args[:3])))
 
 
 def module_call(module, arguments, host="mx1"):

@@ -13,9 +13,9 @@ def new_sender():
     return f"s{uuid.uuid4().hex[:12]}@elsewhere.test"
 
 
-def send_mail(client, mx, recipient, marker, mail_from):
+def send_mail(client, mx, recipient, marker, mail_from, header_from=None):
     """One message from ``client`` to ``recipient`` through ``mx``; the SMTP transcript."""
-    text = f"From: <{mail_from}>\nTo: <{recipient}>\nSubject: {marker}\nMessage-ID: <{marker}@lab.test>\n\n{marker}\n"
+    text = f"From: <{header_from or mail_from}>\nTo: <{recipient}>\nSubject: {marker}\nMessage-ID: <{marker}@lab.test>\n\n{marker}\n"
     return client.smtp(mx.address, [f"EHLO {client.fqdn}", f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{recipient}>",
                                     {"data": text}])
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ansible_runs import TOP
+from ansible_runs import TOP, without_secrets
 from labkit import config
 
 REQUIREMENTS = TOP / "requirements-newest-core.txt"
@@ -23,7 +23,10 @@ CHECKOUT = "/root/mailforge"
 # Paths on this machine that the lab inventory names; ctl gets them at the same place.
 CONTROLLER_FILES = [config.SSH_KEY, config.STATE / "secrets", config.STATE / "signatures"]
 # ansible-core refuses to run without a UTF-8 locale; minbase Debian has only C.UTF-8.
-ENVIRONMENT = f"LC_ALL=C.UTF-8 PATH={VENV}/bin:/usr/bin:/bin ANSIBLE_CONFIG={CHECKOUT}/ansible.cfg ANSIBLE_NOCOLOR=1"
+# The lab's vault password (the fleet's DKIM key file) is among the secrets copied over.
+VAULT_PASSWORD = f"ANSIBLE_VAULT_PASSWORD_FILE={config.STATE}/secrets/vault-pass"
+ENVIRONMENT = (f"LC_ALL=C.UTF-8 PATH={VENV}/bin:/usr/bin:/bin ANSIBLE_CONFIG={CHECKOUT}/ansible.cfg ANSIBLE_NOCOLOR=1 "
+               f"{VAULT_PASSWORD}")
 
 
 def pinned_version():
@@ -113,7 +116,7 @@ class NewestCore:
         self.host.run(f": > {home}/ansible.cfg")
         environment = (f"LC_ALL=C.UTF-8 PATH={VENV}/bin:/usr/bin:/bin ANSIBLE_CONFIG={home}/ansible.cfg "
                        f"ANSIBLE_COLLECTIONS_PATH={home}/collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false "
-                       f"ANSIBLE_NOCOLOR=1")
+                       f"ANSIBLE_NOCOLOR=1 {VAULT_PASSWORD}")
         installed = self.run_in(home, environment, "ansible-galaxy", "collection", "install", "--offline",
                                 "-p", f"{home}/collections", tarball.name)
         assert installed.returncode == 0, installed.stdout + installed.stderr
@@ -124,4 +127,5 @@ class NewestCore:
 
     def run_in(self, folder, environment, *command, timeout=1500):
         quoted = " ".join(shlex.quote(arg) for arg in command)
-        return self.host.run(f"cd {folder} && {environment} {quoted}", check=False, timeout=timeout)
+        return without_secrets(self.host.run(f"cd {folder} && {environment} {quoted}", check=False, timeout=timeout),
+                               f"{self.host.name}: {' '.join(command[:2])}")

@@ -76,6 +76,9 @@ CASES.update({
     "AUTH rate limit that is not a number": (
         lambda: site_on_both_mx({"sasl_auth_client_auth_rate_limit": "lots"}),
         ["sasl_auth_client_auth_rate_limit"]),
+    "a domain to sign that the fleet does not handle": (
+        lambda: site_on_both_mx({"dkim_signing_domains": ["falcot.test", "elsewhere.test"]}),
+        ["elsewhere.test"]),
     "SASL mechanism list that is not a list": (
         lambda: site_on_both_mx({"sasl_auth_mechanisms": {"PLAIN": True}}),
         ["sasl_auth_mechanisms"]),

@@ -35,8 +35,10 @@ def deferred(lab):
     waiting = {}
     for name in ("mx1", "mx2"):
         mx = lab[name]
+        # A From: header: dkimpy-milter 1.2.3, signing mail from mynetworks, fails on a message without one.
+        message = f"From: <jean@falcot.test>\nSubject: {recipient}\n\nwait\n"
         transcript = office.smtp(mx.address, [f"EHLO {office.fqdn}", "MAIL FROM:<jean@falcot.test>",
-                                              f"RCPT TO:<{recipient}>", {"data": f"Subject: {recipient}\n\nwait\n"}])
+                                              f"RCPT TO:<{recipient}>", {"data": message}])
         assert transcript[-1]["send"] == "<message>" and transcript[-1]["code"] == 250, transcript
         deadline = time.monotonic() + 60
         while not (ids := [entry["queue_id"] for entry in queue(mx) if entry["queue_name"] == "deferred"

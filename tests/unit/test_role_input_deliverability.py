@@ -148,9 +148,9 @@ def test_a_disabled_milter_role_is_not_checked():
     assert role_input.problems('dkim_signing', variables) == []
 
 
-def test_the_labs_deliverability_settings_are_accepted_and_off_by_default():
+def test_the_labs_deliverability_settings_are_accepted_and_on():
     lab = yaml.safe_load((TOP / 'inventory/lab/group_vars/mx_hosts.yml').read_text())
-    assert lab['lab_deliverability'] is False
+    assert lab['lab_deliverability'] is True
     assert all('lab_deliverability' in lab[name] for name in ('dkim_signing_enabled', 'spf_policy_enabled',
                                                               'dmarc_enabled', 'smtpd_restrictions_recipient'))
     static = {name: value for name, value in lab.items() if '{{' not in str(value)}
