@@ -31,6 +31,8 @@ description:
   - C(antivirus) - the milter socket, the signature source, and the signature files on the controller.
   - C(sasl_auth) - C(permit_sasl_authenticated) before the relay guard in the relay and recipient lists that the
     postfix and smtpd_restrictions roles will write.
+  - C(fail2ban) - when enabled, the retry count, the find and ban times (fail2ban durations), the ignored addresses
+    (IP addresses or networks), the ports and the ban action of the jail the role writes.
   - C(dkim_signing) - the milter socket, key file path, authserv-id and canonicalization; the domains to sign and
     those of C(dkim_keys_domains) against the fleet's domains; each selector C(dkim_keys_domains) asks for (a DNS
     label, rsa of 2048 to 8192 bits or ed25519). The key file itself is checked by the dkim_signing lookup.

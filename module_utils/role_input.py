@@ -23,6 +23,7 @@ import os
 import posixpath
 import re
 
+from ansible_collections.mailforge.postfix.plugins.module_utils import fail2ban as fail2ban_jail
 from ansible_collections.mailforge.postfix.plugins.module_utils import lookup_table
 from ansible_collections.mailforge.postfix.plugins.module_utils import role_input_deliverability as deliverability
 from ansible_collections.mailforge.postfix.plugins.module_utils.greylist_db import RULES as DB_RULES
@@ -321,6 +322,7 @@ CHECKS = {
     'virtual_domains': (virtual_domains,),
     'antivirus': (antivirus,),
     'sasl_auth': (sasl_auth,),
+    'fail2ban': (fail2ban_jail.problems,),
 }
 
 # The variables each role's checks read, so the lookup templates only those.
@@ -348,6 +350,7 @@ VARIABLES['virtual_domains'] = (
     'virtual_domains_mailboxes', 'virtual_domains_mailbox_base', 'virtual_domains_uid', 'virtual_domains_gid',
     'postfix__fleet', 'postfix_myhostname', 'postfix_main_cf', 'postfix_main_cf_host')
 VARIABLES['sasl_auth'] = VARIABLES['smtpd_restrictions']
+VARIABLES['fail2ban'] = fail2ban_jail.VARIABLES
 # Set by another role of the play, absent when a role runs without it; the
 # checks that need them say what they do then.
 OPTIONAL = {'smtpd_restrictions': ('postfix__relay_restrictions', 'postfix_main_cf', 'postfix_main_cf_host'),

@@ -32,12 +32,18 @@ class LabHost:
             raise AssertionError(f"{self.name}: {shown!r} exited {result.returncode}: {result.stderr}")
         return result
 
-    def smtp(self, server, steps, port=25, burst=False):
+    def smtp(self, server, steps, port=25, burst=False, timeout=None):
         """Speak SMTP from this host to server; returns the transcript (list of dicts).
 
         With ``burst``, the steps (command lines) go out at once before the greeting.
+        A connection that fails is the one step {"send": "CONNECT", "code": None,
+        "error": ...}. ``timeout``: seconds for the connection and each reply (the
+        probe's 30 by default).
         """
-        dialogue = json.dumps({"server": server, "port": port, "burst" if burst else "steps": steps})
+        dialogue = {"server": server, "port": port, "burst" if burst else "steps": steps}
+        if timeout is not None:
+            dialogue["timeout"] = timeout
+        dialogue = json.dumps(dialogue)
         program = PROBE.read_text()
         # The probe's source goes in as a -c argument; the dialogue on stdin.
         result = self.run(f"python3 -c {shlex.quote(program)}", stdin=dialogue)

@@ -12,6 +12,11 @@ at OpenSSL security level 0, so that old versions can be offered at all); its
 step records the version agreed ("tls") or why the handshake failed
 ("tls_error"), and a failed handshake ends the dialogue.
 
+A connection that fails (refused, unreachable, timed out; "timeout" seconds,
+30 by default) is one step, {"send": "CONNECT", "code": null, "text": the
+error, "error": its class name such as "ConnectionRefusedError"}, and ends the
+dialogue.
+
 A dialogue with "burst" instead of "steps" sends those lines all at once,
 right after connecting and before the greeting arrives, the way a spam bot
 ignores the protocol; it then collects every reply until the server closes
@@ -74,7 +79,10 @@ def run(dialogue):
         return burst(dialogue)
     transcript = []
     client = smtplib.SMTP(timeout=dialogue.get("timeout", 30))
-    code, text = client.connect(dialogue["server"], dialogue.get("port", 25))
+    try:
+        code, text = client.connect(dialogue["server"], dialogue.get("port", 25))
+    except OSError as error:
+        return [{"send": "CONNECT", "code": None, "text": str(error), "error": type(error).__name__}]
     # starttls() names the server from _host, which only the constructor sets.
     client._host = dialogue["server"]
     transcript.append({"send": None, "code": code, "text": text.decode()})
@@ -110,7 +118,7 @@ def run(dialogue):
             break
     try:
         client.quit()
-    except smtplib.SMTPException:
+    except OSError:     # smtplib's errors too; the transcript is complete (a ban may drop QUIT)
         pass
     return transcript
 

@@ -11,13 +11,13 @@ TOP = Path(__file__).resolve().parents[2]
 # Everything the roles write on a mail host: Postfix (its sasl/ folder included),
 # the SASL database in the chroot, ClamAV's configuration and databases,
 # postgrey and sqlgrey, the DKIM, DMARC and SPF services (keys included),
-# and systemd's units, drop-ins and masks. A path that does
+# fail2ban's configuration, and systemd's units, drop-ins and masks. A path that does
 # not exist is listed as absent; any other error fails the command (and the
 # test) instead of being hidden.
 STATE_PATHS = ("/etc/postfix /etc/aliases /etc/mailname /var/spool/postfix/etc/sasldb2 /etc/sasldb2 "
                "/etc/clamav /var/lib/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
                "/etc/dkimpy-milter /etc/opendmarc /etc/opendmarc.conf /etc/postfix-policyd-spf-python "
-               "/etc/systemd/system /etc/postgresql")
+               "/etc/fail2ban /etc/systemd/system /etc/postgresql")
 SNAPSHOT = (
     f"set -o pipefail; for path in {STATE_PATHS}; do "
     "if [ -e \"$path\" ] || [ -L \"$path\" ]; then present=\"$present $path\"; else echo \"absent $path\"; fi; done; "

@@ -82,6 +82,16 @@ CASES.update({
     "SASL mechanism list that is not a list": (
         lambda: site_on_both_mx({"sasl_auth_mechanisms": {"PLAIN": True}}),
         ["sasl_auth_mechanisms"]),
+    # The fail2ban role is on in the lab: its checks run on both MX hosts.
+    "fail2ban ban time that is no duration": (
+        lambda: site_on_both_mx({"fail2ban_bantime": "forever"}),
+        ["fail2ban_bantime", "forever"]),
+    "fail2ban ignored entry that is no address": (
+        lambda: site_on_both_mx({"fail2ban_ignoreip": ["127.0.0.1/8", "outside.elsewhere.test"]}),
+        ["fail2ban_ignoreip", "outside.elsewhere.test"]),
+    "fail2ban retry count below one": (
+        lambda: site_on_both_mx({"fail2ban_maxretry": 0}),
+        ["fail2ban_maxretry"]),
 })
 # The greylisting database's input: refused on greydb, before anything changes there or on the MX hosts.
 DATABASE_CASES = {

@@ -141,3 +141,21 @@ def test_a_database_access_change_is_applied(lab):
 
     crash_and_repair(greydb, "greylist_db : Let the MX hosts in", {"greylist_db_clients": clients + ["198.18.0.20"]},
                      old=lambda: not loaded_after_the_file(), new=loaded_after_the_file, checks=database_runs)
+
+
+def test_a_fail2ban_jail_change_is_applied(lab):
+    """The jail needs a reload, which leaves fail2ban's start time alone: the stamp tells.
+
+    Not run when written (the lab was another session's); only collected.
+    """
+    mx1 = lab["mx1"]
+
+    def maxretry():
+        return mx1.run("fail2ban-client get postfix-sasl maxretry").stdout.strip()
+
+    def fail2ban_runs(host):
+        assert host.run("fail2ban-client --test && systemctl is-active --quiet fail2ban",
+                        check=False).returncode == 0, "fail2ban's configuration fails or fail2ban is not running"
+
+    crash_and_repair(mx1, "fail2ban : Write the jail and fail2ban's log target", {"fail2ban_maxretry": 4},
+                     old=lambda: maxretry() == "3", new=lambda: maxretry() == "4", checks=fail2ban_runs)

@@ -1,8 +1,8 @@
 """The whole run is validated before any host changes (issue 12 point 2).
 
 site.yml's first play checks every role's input on every host. A bad value
-for a late role (sasl_auth is the last, content_filters and antivirus sit in
-the middle) stops the run there, even when the same run also changes the
+for a late role (fail2ban and sasl_auth are the last, content_filters and
+antivirus sit in the middle) stops the run there, even when the same run also changes the
 postfix role's main.cf: every mail host and the greylisting database stay
 byte-identical, and Postfix is neither restarted nor reloaded (the master's
 PID and start time, its qmgr child, which a reload replaces, and the stamp the
@@ -51,7 +51,9 @@ def fleet_untouched(lab):
 
 
 @pytest.mark.parametrize("extra_vars, culprits", [
-    # The last role: its argument specs, and its own check on the lists the earlier roles would write
+    # The last role (on in the lab): its own check, on the controller.
+    ({**BANNER, "fail2ban_ignoreip": ["198.18.0.300"]}, ["fail2ban_ignoreip", "198.18.0.300"]),
+    # The role before: its argument specs, and its own check on the lists the earlier roles would write
     # (the postfix role would have written and reloaded the relay list first).
     ({**BANNER, "sasl_auth_on_port_25": "maybe"}, ["sasl_auth_on_port_25"]),
     ({**BANNER,

@@ -28,7 +28,7 @@ def lab_mx(**overrides):
     """An MX host of the lab as the play sees it: role defaults, the lab's group_vars, the derived values."""
     variables = defaults('postfix', 'greylisting', 'spf_policy', 'restriction_classes', 'smtpd_restrictions',
                          'virtual_domains', 'content_filters', 'antivirus', 'dkim_signing', 'dmarc', 'milters',
-                         'sasl_auth')
+                         'sasl_auth', 'fail2ban')
     variables.update({name: value for name, value in LAB.items() if not str(value).startswith('{{')})
     variables['smtpd_restrictions_recipient'] = [
         spf_check(variables['spf_policy_outage']) if item == '{{ spf_policy_check }}' else item
