@@ -23,8 +23,9 @@ What the rendered jail relies on, checked against Debian's fail2ban 1.0.2-2
   and ``postfix/submission/smtpd`` (the submission service's syslog_name), so
   it is used as it is.
 * Its journalmatch is ``_SYSTEMD_UNIT=postfix.service`` in 1.0.2, a unit that
-  logs nothing on Debian: Postfix runs as ``postfix@-.service`` on Debian 12
-  and 13, so the jail gives the filter its own (as a filter argument: set
+  logs nothing on Debian 12, where Postfix runs as ``postfix@-.service``; on
+  Debian 13 (Postfix 3.10) smtpd logs under ``postfix.service`` (measured in the
+  lab). The jail gives the filter both units, OR-ed (as a filter argument: set
   in the jail, it would be added to the filter's). _SYSTEMD_UNIT is a field journald sets
   itself, so no local user can log a line that bans an address.
 * Debian 12's ``jail.d/defaults-debian.conf`` enables ``[sshd]`` with
@@ -44,8 +45,9 @@ from ansible.module_utils.parsing.convert_bool import boolean
 JAIL = 'postfix-sasl'
 JAIL_FILE = '/etc/fail2ban/jail.d/mailforge.conf'
 SERVER_FILE = '/etc/fail2ban/fail2ban.d/mailforge.conf'
-# Every smtpd of the Postfix instance Debian runs, port 25 and submission alike.
-JOURNALMATCH = '_SYSTEMD_UNIT=postfix@-.service'
+# Every smtpd of the Postfix instance Debian runs, port 25 and submission alike:
+# postfix@-.service on Debian 12, postfix.service on Debian 13.
+JOURNALMATCH = '_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service'
 # Debian 13's own [sshd] settings (jail.d/defaults-debian.conf of 1.1.0-8).
 SSHD_JOURNALMATCH = '_SYSTEMD_UNIT=ssh.service + _COMM=sshd'
 BANACTIONS = ('nftables-multiport', 'nftables-allports')
@@ -167,7 +169,7 @@ def jail(v):
         '# Clients failing SMTP AUTH (smtpd\'s "SASL ... authentication failed" warnings,',
         '# port 25 and submission): after maxretry failures within findtime (seconds) the',
         '# client is refused at connect on these ports for bantime (seconds). The filter',
-        '# reads every smtpd of Postfix\'s unit postfix@-.service (Debian 12 and 13).',
+        '# reads every smtpd of Postfix\'s unit (postfix@-.service on Debian 12, postfix.service on 13).',
         '[%s]' % JAIL,
     ]
     lines += ['%s = %s' % (name, value) for name, value in settings]

@@ -144,10 +144,7 @@ def test_a_database_access_change_is_applied(lab):
 
 
 def test_a_fail2ban_jail_change_is_applied(lab):
-    """The jail needs a reload, which leaves fail2ban's start time alone: the stamp tells.
-
-    Not run when written (the lab was another session's); only collected.
-    """
+    """The jail needs a reload, which leaves fail2ban's start time alone: the stamp tells."""
     mx1 = lab["mx1"]
 
     def maxretry():

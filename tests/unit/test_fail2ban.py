@@ -108,7 +108,7 @@ def test_a_disabled_role_is_not_checked(switch):
 @pytest.mark.parametrize('overrides, expected', [
     # The lab's settings.
     ({}, ['enabled = true',
-          'filter = postfix[mode=auth, journalmatch="_SYSTEMD_UNIT=postfix@-.service"]',
+          'filter = postfix[mode=auth, journalmatch="_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service"]',
           'backend = systemd',
           'banaction = nftables-multiport',
           'port = 25,587',
@@ -120,7 +120,7 @@ def test_a_disabled_role_is_not_checked(switch):
     (dict(fail2ban_maxretry='5', fail2ban_findtime='10m', fail2ban_bantime='1h', fail2ban_ignoreip=[],
           fail2ban_ports=['25', 587, 465], fail2ban_banaction='nftables-allports'),
      ['enabled = true',
-      'filter = postfix[mode=auth, journalmatch="_SYSTEMD_UNIT=postfix@-.service"]',
+      'filter = postfix[mode=auth, journalmatch="_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service"]',
       'backend = systemd',
       'banaction = nftables-allports',
       'port = 25,587,465',
