@@ -42,9 +42,19 @@ def internal_hosts(mynetworks):
             problems.append('mynetworks entry %r is not an address or network; dkimpy-milter signs mail from '
                             'addresses it lists' % (entry,))
             continue
-        if str(network) not in hosts:
-            hosts.append(str(network))
+        if network_text(network) not in hosts:
+            hosts.append(network_text(network))
     return hosts, problems
+
+
+def network_text(network):
+    """One spelling of a network whatever the controller's Python: 3.13 writes an IPv4-mapped
+    IPv6 network as ::ffff:127.0.0.0/104, older versions as ::ffff:7f00:0/104, and two
+    controllers must not rewrite each other's files."""
+    mapped = getattr(network.network_address, 'ipv4_mapped', None)
+    if mapped is not None:
+        return '::ffff:%s/%d' % (mapped, network.prefixlen)
+    return str(network)
 
 
 def plan(keyset, domains, fleet_domains, mynetworks=(), key_dir=KEY_DIR):
