@@ -26,9 +26,9 @@ from ansible_runs import TOP, ansible, failed_with, recap_all_unchanged, site_wi
 from company_mail import wait_until
 from labkit.remote import last_reply
 from secret_search import files_holding, lab_secrets
+from test_sasl import vault_password_file, vaulted_users_file
 
 PLAYBOOK = str(TOP / ".venv/bin/ansible-playbook")
-VAULT = str(TOP / ".venv/bin/ansible-vault")
 DOMAIN = "falcot.test"
 
 
@@ -89,16 +89,11 @@ def fleet(lab):
 def submitter(tmp_path_factory, fleet):
     """A SASL user of the fleet (playbooks/sasl_users.yml), removed again at the end."""
     workdir = tmp_path_factory.mktemp("deliverability")
-    password_file = workdir / "vault-pass"
-    password_file.write_text(secrets.token_hex(16))
-    password_file.chmod(0o600)
+    password_file = vault_password_file(workdir)
     user = {"name": "dkimtest", "password": "D-" + secrets.token_urlsafe(12)}
 
     def rollout(users):
-        users_file = workdir / "users.vault.yml"
-        users_file.write_text(yaml.safe_dump({"sasl_users": users, "sasl_users_exclusive": False}))
-        subprocess.run([VAULT, "encrypt", "--vault-password-file", str(password_file), str(users_file)],
-                       check=True, capture_output=True)
+        users_file = vaulted_users_file(workdir, password_file, {"sasl_users": users, "sasl_users_exclusive": False})
         result = ansible([PLAYBOOK, "playbooks/sasl_users.yml", "--vault-password-file", str(password_file),
                           "-e", f"sasl_users_file={users_file}"])
         fleet["outputs"].append(result.stdout + result.stderr)

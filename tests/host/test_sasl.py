@@ -5,6 +5,7 @@ change, a revocation, a re-run) first puts the fleet back to those two users,
 so the tests pass in any order.
 """
 import base64
+import os
 import secrets
 import subprocess
 
@@ -31,8 +32,11 @@ def vaulted_users_file(workdir, vault_password, content):
     """A SASL users file with ``content``, encrypted with ansible-vault."""
     path = workdir / "sasl_users.vault.yml"
     path.write_text(yaml.safe_dump(content))
+    # This file's own password alone: with the lab's (ANSIBLE_VAULT_PASSWORD_FILE, set by Molecule)
+    # as a second default vault id, ansible-vault refuses to choose one to encrypt with.
+    environment = {name: value for name, value in os.environ.items() if name != "ANSIBLE_VAULT_PASSWORD_FILE"}
     subprocess.run([VAULT, "encrypt", "--vault-password-file", str(vault_password), str(path)],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=environment)
     return path
 
 
