@@ -57,7 +57,9 @@ def test_new_triplet_is_greylisted_then_accepted_after_the_delay(mx):
         assert time.monotonic() < deadline, f"still greylisted {LAB_DELAY + 20} s later"
         time.sleep(1)
     assert PASSED.match(reply), reply
-    assert time.monotonic() - started >= LAB_DELAY, f"passed before the {LAB_DELAY} s delay: {reply}"
+    # postgrey keeps whole seconds: a first try at 03.9 and a retry at 08.3 are 5 s apart to it,
+    # 4.4 s in real time (seen in the lab). Earlier than that is a pass before the delay.
+    assert time.monotonic() - started >= LAB_DELAY - 1, f"passed before the {LAB_DELAY} s delay: {reply}"
 
 
 @pytest.mark.parametrize("client, recipient", [
