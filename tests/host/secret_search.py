@@ -1,12 +1,12 @@
 """Searching for secrets: a lab host's journal and the folders where leaks end up, and the
 output of every ansible run the tests start (ansible_runs)."""
 import functools
-import os
 import subprocess
 from pathlib import Path
 
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from labkit import config
 
 TOP = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def files_holding(host, secrets, searched=SEARCHED):
 
 
 # The lab's standing secrets, made up at first use in the lab's state.
-LAB_SECRETS = Path(os.environ.get("MAILFORGE_LAB_STATE", "/var/lib/mailforge-lab")) / "secrets"
+LAB_SECRETS = config.STATE / "secrets"
 DKIM_KEYS = LAB_SECRETS / "dkim_keys.vault.yml"      # inventory/lab/group_vars/mx_hosts.yml
 
 

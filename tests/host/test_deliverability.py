@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from ansible_runs import TOP, ansible, failed_with, recap_all_unchanged, site_with
-from company_mail import wait_until
+from company_mail import queue, wait_until
 from labkit.remote import last_reply
 from secret_search import files_holding, lab_secrets
 from test_sasl import vault_password_file, vaulted_users_file
@@ -211,8 +211,7 @@ def test_a_forged_from_under_p_quarantine_is_held(lab, fleet, mx, marker):
     assert last_reply(transcript)[0] == 250, transcript
 
     def held():
-        queue = [json.loads(line) for line in mx.run("postqueue -j").stdout.splitlines() if line.strip()]
-        return [entry["queue_id"] for entry in queue if entry["sender"] == sender and entry["queue_name"] == "hold"]
+        return [entry["queue_id"] for entry in queue(mx) if entry["sender"] == sender and entry["queue_name"] == "hold"]
 
     wait_until(held, "the message in the hold queue")
     mx.run(f"postsuper -d {held()[0]} hold")

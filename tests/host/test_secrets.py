@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from ansible_runs import TOP, ansible
-from secret_search import files_holding
+from secret_search import LAB_SECRETS, files_holding
 from test_sasl import vault_password_file, vaulted_users_file
 
 PLAYBOOK = str(TOP / ".venv/bin/ansible-playbook")
-DATABASE_PASSWORD = Path("/var/lib/mailforge-lab/secrets/greylist-db")   # inventory/lab/group_vars/all.yml
+DATABASE_PASSWORD = LAB_SECRETS / "greylist-db"   # inventory/lab/group_vars/all.yml
 FLEET = '{"greylisting_backend": "sqlgrey", "greylisting_whitelist_recipients": []}'
 # Where a secret is meant to be kept on a host: sqlgrey's own configuration
 # (0640 root:sqlgrey) holds the database password. The SASL database, which
