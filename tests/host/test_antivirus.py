@@ -76,20 +76,7 @@ def test_outage_defers_mail_by_default(lab, mx, marker, stopped, unit, step):
     assert transcript[-1]["send"] == step and last_reply(transcript) == OUTAGE_REPLY, transcript
 
 
-def test_outage_accepts_mail_when_configured_to(lab, mailbox_host, marker, stopped):
-    mx1 = lab["mx1"]
-    try:
-        changed = site_with({"antivirus_outage_action": "accept"})
-        assert changed.returncode == 0, changed.stdout[-3000:]
-        assert mx1.run("postconf -h milter_default_action").stdout.strip() == "accept"
-        stopped(CLAMD)
-        assert last_reply(send(lab, mx1, message(marker)))[0] == 250
-        assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
-    finally:
-        stopped.restore()
-        restored = site_with({})
-    assert restored.returncode == 0, restored.stdout[-3000:]
-    assert mx1.run("postconf -h milter_default_action").stdout.strip() == "tempfail"
+# Its other choice, accept: test_outage_choices.
 
 
 def test_disabling_the_antivirus_keeps_mail_flowing(lab, mailbox_host, marker):

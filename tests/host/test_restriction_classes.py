@@ -6,7 +6,7 @@ rest of the lab's mail flows at once.
 """
 import pytest
 
-from ansible_runs import refused_on_both_mx, site_with
+from ansible_runs import refused_on_both_mx
 from greylisting_mail import (GREYLISTED, LAB_DELAY, greylisted, new_sender, rcpt_reply, send_mail,
                               send_until_past_greylisting)
 from labkit.remote import last_reply
@@ -86,28 +86,6 @@ def test_policy_service_down_accepts_by_default(lab, mailbox_host, marker, postg
     assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
     # Accepted because the service was down, not because it let the mail through.
     postgrey_stopped.wait_for_journal(cursor, "problem talking to server", "10023")
-
-
-def test_policy_service_down_defers_when_configured_to(lab, mx, marker):
-    """The outage 450 is not greylisting's: its text and the log say the service is down."""
-    try:
-        changed = site_with({"greylisting_outage": "defer"}, limit=mx.name)
-        assert changed.returncode == 0, changed.stdout[-3000:]
-        assert "default_action=DEFER_IF_PERMIT" in mx.run("postconf -h greylisting").stdout
-        mx.run("systemctl stop postgrey")
-        cursor = mx.journal_cursor()
-        transcript = send_mail(lab["outside"], mx, GREYLISTED, marker, new_sender())
-        code, text = rcpt_reply(transcript)
-        assert code == 450 and OUTAGE_TEXT in text and not greylisted(transcript), (code, text)
-        mx.wait_for_journal(cursor, "problem talking to server", "10023")
-        # Only greylisted recipients depend on the service.
-        transcript = send_mail(lab["outside"], mx, "jean@falcot.test", marker, new_sender())
-        assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
-    finally:
-        mx.start_unit("postgrey", check=False)
-        restored = site_with({}, limit=mx.name)
-    assert restored.returncode == 0, restored.stdout[-3000:]
-    assert "default_action=DUNNO" in mx.run("postconf -h greylisting").stdout
 
 
 @pytest.mark.parametrize("extra_vars, culprits", [

@@ -1,12 +1,15 @@
-"""Issue 14's outage choices on the lab: what a client sees when the SPF policy service, the DKIM
-signing milter or the DMARC milter is down, with each role's choice (spf_policy_outage,
-dkim_signing_outage_action, dmarc_outage_action).
+"""What a client sees when a service in the mail path is down, with each outage choice, on both MX.
 
-The lab runs the defaults (accept: mail flows unchecked or unsigned). The tempfail cases converge
-both MX hosts once with all three choices set to tempfail, and converge them back at the end.
+Issue 14's services: the SPF policy service, the DKIM signing milter and the DMARC milter
+(spf_policy_outage, dkim_signing_outage_action, dmarc_outage_action); the lab runs their
+defaults (accept: mail flows unchecked or unsigned). The non-default choices of every service
+share one converge of both MX hosts (the `other_choices` fixture), converged back at the end:
+those three set to tempfail, greylisting's policy service to defer (greylisting_outage; its
+default, accept, is tested in test_restriction_classes) and the antivirus milter to accept
+(antivirus_outage_action; its default, tempfail, is tested in test_antivirus).
+
 One service is down at a time; the others run, so each case first shows the same transaction
 answered 250 while the service runs, and the journal names the service Postfix failed to reach.
-
 An outage of the SPF policy service is its master.cf entry removed (Postfix spawns policyd-spf
 on demand, so there is no daemon to stop); a milter's outage is its unit stopped.
 """
@@ -15,11 +18,16 @@ import contextlib
 import pytest
 
 from ansible_runs import site_with
+from antivirus_mail import message as antivirus_message, send as antivirus_send
 from company_mail import wait_until
+from greylisting_mail import GREYLISTED, greylisted, new_sender, rcpt_reply, send_mail
+from labkit.remote import last_reply
+from test_antivirus import CLAMD, Outage
 from test_deliverability import delivered, headers, send
+from test_restriction_classes import OUTAGE_TEXT
 
-TEMPFAIL = {"spf_policy_outage": "tempfail", "dkim_signing_outage_action": "tempfail",
-            "dmarc_outage_action": "tempfail"}
+OTHER_CHOICES = {"spf_policy_outage": "tempfail", "dkim_signing_outage_action": "tempfail",
+                 "dmarc_outage_action": "tempfail", "greylisting_outage": "defer", "antivirus_outage_action": "accept"}
 MILTER_SOCKETS = {"dkimpy-milter": "/var/spool/postfix/dkimpy-milter/dkimpy-milter.sock",
                   "opendmarc": "/var/spool/postfix/opendmarc/opendmarc.sock"}
 # What smtpd warns when it cannot reach each one (the reason varies: no socket, connection refused).
@@ -104,18 +112,22 @@ def test_dmarc_outage_accepts_mail_unevaluated_by_default(lab, mx, marker):
     assert not any("dmarc=" in value for value in results), results
 
 
-# tempfail: the client is told to come back later, nothing passes unchecked or unsigned.
+# The other choices: for SPF, DKIM, DMARC and greylisting the client is told to come back later,
+# nothing passes unchecked or unsigned; the antivirus lets mail through unscanned.
 
 @pytest.fixture(scope="module")
-def tempfail_fleet(lab):
-    result = site_with(TEMPFAIL, limit="mx_hosts")
+def other_choices(lab):
+    result = site_with(OTHER_CHOICES, limit="mx_hosts")
     assert result.returncode == 0, result.stdout[-4000:]
     yield
     restored = site_with({}, limit="mx_hosts")
     assert restored.returncode == 0, restored.stdout[-4000:]
+    for name in ("mx1", "mx2"):
+        assert lab[name].run("postconf -h milter_default_action").stdout.strip() == "tempfail"
+        assert "default_action=DUNNO" in lab[name].run("postconf -h greylisting").stdout
 
 
-def test_spf_outage_defers_at_rcpt_when_configured_to(lab, tempfail_fleet, mx, marker):
+def test_spf_outage_defers_at_rcpt_when_configured_to(lab, other_choices, mx, marker):
     outside, sender = lab["outside"], f"{marker}@spf-pass.test"
     commands = [f"EHLO {outside.fqdn}", f"MAIL FROM:<{sender}>", "RCPT TO:<jean@falcot.test>"]
     assert step_reply(outside.smtp(mx.address, commands), "RCPT")[0] == 250
@@ -128,7 +140,7 @@ def test_spf_outage_defers_at_rcpt_when_configured_to(lab, tempfail_fleet, mx, m
 
 @pytest.mark.parametrize("service, client, sender", [("dkimpy-milter", "office", "staff@falcot.test"),
                                                      ("opendmarc", "outside", "someone@spf-pass.test")])
-def test_milter_outage_tempfails_at_mail_from_when_configured_to(lab, tempfail_fleet, mx, service, client, sender):
+def test_milter_outage_tempfails_at_mail_from_when_configured_to(lab, other_choices, mx, service, client, sender):
     client = lab[client]
     commands = [f"EHLO {client.fqdn}", f"MAIL FROM:<{sender}>"]
     assert step_reply(client.smtp(mx.address, commands), "MAIL FROM")[0] == 250
@@ -136,3 +148,32 @@ def test_milter_outage_tempfails_at_mail_from_when_configured_to(lab, tempfail_f
         code, text = step_reply(client.smtp(mx.address, commands), "MAIL FROM")
     reached_nothing(logged, service)
     assert (code, text) == (451, "4.7.1 Service unavailable - try again later"), (code, text)
+
+
+def test_greylisting_outage_defers_at_rcpt_when_configured_to(lab, other_choices, mx, marker):
+    """The outage 450 is not greylisting's: its text and the log say the service is down."""
+    assert "default_action=DEFER_IF_PERMIT" in mx.run("postconf -h greylisting").stdout
+    mx.run("systemctl stop postgrey")
+    try:
+        cursor = mx.journal_cursor()
+        transcript = send_mail(lab["outside"], mx, GREYLISTED, marker, new_sender())
+        code, text = rcpt_reply(transcript)
+        assert code == 450 and OUTAGE_TEXT in text and not greylisted(transcript), (code, text)
+        mx.wait_for_journal(cursor, "problem talking to server", "10023")
+        # Only greylisted recipients depend on the service.
+        transcript = send_mail(lab["outside"], mx, "jean@falcot.test", marker, new_sender())
+        assert last_reply(transcript)[0] == 250 and transcript[-1]["send"] == "<message>", transcript
+    finally:
+        mx.start_unit("postgrey", check=False)
+
+
+def test_antivirus_outage_accepts_mail_when_configured_to(lab, other_choices, mailbox_host, mx, marker):
+    assert mx.run("postconf -h milter_default_action").stdout.strip() == "accept"
+    outage = Outage(lab)
+    try:
+        outage(CLAMD)
+        transcript = antivirus_send(lab, mx, antivirus_message(marker))
+        assert transcript[-1]["send"] == "<message>" and last_reply(transcript)[0] == 250, transcript
+        assert mailbox_host.wait_for_file_containing("/var/mail/jean", marker)
+    finally:
+        outage.restore()
