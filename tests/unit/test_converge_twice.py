@@ -144,6 +144,10 @@ MAP_CASES = {
     'mode only': (_existing, dict(mode='0600')),
     'new secret table': (lambda tmp: tmp / 'sasl_passwd', dict(mode='0600', hide_values=True,
                                                                entries={'[relay]:587': 'u:p'})),
+    'cidr table': (lambda tmp: tmp / 'milters.cidr',
+                   dict(type='cidr', entries=[
+                       {'key': '198.18.0.16/28', 'value': 'unix:/a, { unix:/b, default_action=accept }'},
+                       {'key': '::1/128', 'value': 'DISABLE'}])),
     'rule table': (lambda tmp: tmp / 'header_checks',
                    dict(type='regexp', entries=None, rules=[{'pattern': '/^Subject: good/', 'action': 'REJECT ok'}])),
 }
