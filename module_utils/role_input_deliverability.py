@@ -196,7 +196,9 @@ def milters(v):
     if not isinstance(entries, (list, tuple)):
         return problems + ['milters: milters_entries must be a list of the milter roles\' entries']
     try:
-        chain(list(entries), default_action=v['milters_default_action'])
+        networks = v['milters_internal_networks']
+        chain(list(entries), default_action=v['milters_default_action'],
+              internal_networks=_strings(networks) if isinstance(networks, (list, tuple)) else [str(networks)])
     except ChainError as error:
         problems += ['milters: %s' % problem for problem in error.problems]
     return problems
@@ -221,7 +223,7 @@ VARIABLES = {
               'dmarc__ignore_hosts', 'dmarc_reject_failures', 'dkim_signing_enabled', 'dkim_signing_verify',
               'dkim_signing_authserv_id', 'spf_policy_enabled', 'spf_policy_header', 'spf_policy_authserv_id',
               'dns_records_dmarc'),
-    'milters': ('milters_entries', 'milters_default_action'),
+    'milters': ('milters_entries', 'milters_default_action', 'milters_internal_networks'),
 }
 # Set by the inventory or by another role of the play; absent, the check that
 # needs one says what it does then (an absent fleet list is an empty one).

@@ -109,6 +109,8 @@ MASTER_CASES = {
     'add': [SUBMISSION],
     'change options': [dict(SMTP, options={'smtpd_sasl_auth_enable': 'no'})],
     'remove': [{'name': 'smtps', 'type': 'inet', 'state': 'absent'}],
+    'milters in braces': [dict(SUBMISSION, options=dict(SUBMISSION['options'], smtpd_milters=[
+        'unix:/clamav/clamav-milter.ctl', '{ unix:/dkimpy-milter/dkimpy-milter.sock, default_action=accept }']))],
     'add, change and remove': [dict(SMTP, maxproc=50), SUBMISSION, {'name': 'pickup', 'type': 'unix',
                                                                      'state': 'absent'}],
 }
