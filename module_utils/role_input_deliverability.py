@@ -91,6 +91,14 @@ def dkim_signing(v):
     if not v['dkim_signing__unix']:
         problems.append('dkim_signing: dkim_signing_socket %s must be unix:/var/spool/postfix/PATH (smtpd runs '
                         'chrooted there)' % (v['dkim_signing_socket'],))
+    if _on(v['dkim_signing_verify']):
+        if not v['dkim_signing__verify_unix']:
+            problems.append('dkim_signing: dkim_signing_verify_socket %s must be unix:/var/spool/postfix/PATH (smtpd '
+                            'runs chrooted there)' % (v['dkim_signing_verify_socket'],))
+        elif str(v['dkim_signing_verify_socket']) == str(v['dkim_signing_socket']):
+            problems.append('dkim_signing: dkim_signing_verify_socket and dkim_signing_socket are both %s: the '
+                            'verifier and the signer are two milters, each on its own socket'
+                            % (v['dkim_signing_socket'],))
     keys_file = str(v['dkim_signing_keys_file'] or '')
     if not keys_file.startswith('/'):
         problems.append('dkim_signing: dkim_signing_keys_file (%s) must be the absolute path of the fleet\'s key file '
@@ -214,7 +222,8 @@ CHECKS = {
 # The fleet's domains, as the mail_fleet lookup reads them.
 _FLEET = ('postfix_mydestination_domains', 'virtual_domains_alias_domains', 'virtual_domains_mailbox_domains')
 VARIABLES = {
-    'dkim_signing': ('dkim_signing_enabled', 'dkim_signing_socket', 'dkim_signing__unix', 'dkim_signing_keys_file',
+    'dkim_signing': ('dkim_signing_enabled', 'dkim_signing_socket', 'dkim_signing__unix', 'dkim_signing_verify',
+                     'dkim_signing_verify_socket', 'dkim_signing__verify_unix', 'dkim_signing_keys_file',
                      'dkim_signing_authserv_id', 'dkim_signing_canonicalization', 'dkim_signing_minimum_key_bits',
                      'dkim_signing_domains', 'dkim_keys_domains') + _FLEET,
     'spf_policy': ('spf_policy_enabled', 'spf_policy_skip_addresses', 'spf_policy_authserv_id', 'spf_policy_check',
