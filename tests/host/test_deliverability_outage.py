@@ -1,6 +1,7 @@
 """Issue 14's outage choices on the lab: what a client sees when the SPF policy service, the DKIM
-signing milter or the DMARC milter is down, with each role's choice (spf_policy_outage,
-dkim_signing_outage_action, dmarc_outage_action).
+signing or verifying milter or the DMARC milter is down, with each role's choice (spf_policy_outage,
+dkim_signing_outage_action for both DKIM milters, dmarc_outage_action). And, with OpenDMARC down, that
+forged company mail from the Internet gets no company signature.
 
 The lab runs the defaults (accept: mail flows unchecked or unsigned). The tempfail cases converge
 both MX hosts once with all three choices set to tempfail, and converge them back at the end.
@@ -22,11 +23,14 @@ from test_deliverability import delivered, headers, send
 
 TEMPFAIL = {"spf_policy_outage": "tempfail", "dkim_signing_outage_action": "tempfail",
             "dmarc_outage_action": "tempfail"}
+# dkimpy-milter signs the mail of internal clients (office), dkimpy-milter-verify verifies the others' (outside).
 MILTER_SOCKETS = {"dkimpy-milter": "/var/spool/postfix/dkimpy-milter/dkimpy-milter.sock",
+                  "dkimpy-milter-verify": "/var/spool/postfix/dkimpy-milter/verify.sock",
                   "opendmarc": "/var/spool/postfix/opendmarc/opendmarc.sock"}
 # What smtpd logs when it cannot reach each one.
 UNREACHED = {"policyd-spf": "connect to private/policyd-spf: No such file or directory",
              "dkimpy-milter": "connect to Milter service unix:/dkimpy-milter/dkimpy-milter.sock",
+             "dkimpy-milter-verify": "connect to Milter service unix:/dkimpy-milter/verify.sock",
              "opendmarc": "connect to Milter service unix:/opendmarc/opendmarc.sock"}
 
 
@@ -92,6 +96,14 @@ def test_dkim_outage_lets_mail_leave_unsigned_by_default(lab, mx, marker):
     assert not headers(delivered(lab, marker), "DKIM-Signature")
 
 
+def test_dkim_verifier_outage_lets_mail_in_unverified_by_default(lab, mx, marker):
+    with down(mx, "dkimpy-milter-verify") as logged:
+        transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker)
+        assert step_reply(transcript, "<message>")[0] == 250, transcript
+    reached_nothing(logged, "dkimpy-milter-verify")
+    delivered(lab, marker)
+
+
 def test_dmarc_outage_accepts_mail_unevaluated_by_default(lab, mx, marker):
     # A forged company From:, refused with the DMARC text while OpenDMARC runs (test_deliverability).
     with down(mx, "opendmarc") as logged:
@@ -100,6 +112,21 @@ def test_dmarc_outage_accepts_mail_unevaluated_by_default(lab, mx, marker):
     reached_nothing(logged, "opendmarc")
     results = headers(delivered(lab, marker), "Authentication-Results")
     assert not any("dmarc=" in value for value in results), results
+
+
+# Forged company mail from the Internet is never signed. With DMARC p=reject in the lab it is refused at
+# DATA (test_deliverability); while OpenDMARC is down with the default dmarc_outage_action accept it is
+# delivered, and so it is with DMARC off or under p=none: then only the missing company signature tells it
+# from the company's own mail. Internet clients reach the verifier alone (smtpd_milters), which holds no key.
+
+def test_forged_company_mail_from_outside_is_delivered_unsigned(lab, mx, marker):
+    with down(mx, "opendmarc") as logged:
+        transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker, header_from="ceo@falcot.test")
+        assert step_reply(transcript, "<message>")[0] == 250, transcript
+    reached_nothing(logged, "opendmarc")
+    forged = delivered(lab, marker)
+    assert headers(forged, "From") == ["<ceo@falcot.test>"], forged[:2000]
+    assert not headers(forged, "DKIM-Signature"), forged[:3000]
 
 
 # tempfail: the client is told to come back later, nothing passes unchecked or unsigned.
@@ -125,6 +152,7 @@ def test_spf_outage_defers_at_rcpt_when_configured_to(lab, tempfail_fleet, mx, m
 
 
 @pytest.mark.parametrize("service, client, sender", [("dkimpy-milter", "office", "staff@falcot.test"),
+                                                     ("dkimpy-milter-verify", "outside", "someone@spf-pass.test"),
                                                      ("opendmarc", "outside", "someone@spf-pass.test")])
 def test_milter_outage_tempfails_at_mail_from_when_configured_to(lab, tempfail_fleet, mx, service, client, sender):
     client = lab[client]
