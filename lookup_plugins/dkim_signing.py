@@ -42,11 +42,6 @@ options:
     type: list
     elements: str
     default: []
-  mynetworks:
-    description: Postfix C(mynetworks) entries, whose mail is signed (dkimpy-milter C(InternalHosts)).
-    type: list
-    elements: str
-    default: []
   key_dir:
     description: Directory of the key files on the hosts.
     type: str
@@ -62,7 +57,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     dkim_plan: >-
       {{ lookup('mailforge.postfix.dkim_signing', dkim_signing_keys_file, domains=dkim_signing_domains,
-                local_domains=postfix_mydestination_domains, mynetworks=postfix_mynetworks) }}
+                local_domains=postfix_mydestination_domains) }}
   no_log: true
 """
 
@@ -70,7 +65,7 @@ RETURN = r"""
 _raw:
   description:
     - One dictionary with C(key_files) (list of C({path, content}); content is a private key),
-      C(key_table), C(key_table_ed25519) and C(signing_table) (lists of lines), C(internal_hosts),
+      C(key_table), C(key_table_ed25519) and C(signing_table) (lists of lines),
       C(signed) (domain to algorithm to selector) and C(unsigned) (domains whose keys do not sign yet).
   type: list
   elements: dict
@@ -104,8 +99,7 @@ class LookupModule(LookupBase):
                                  _strings(self.get_option('mailbox_domains'))))
         try:
             keyset = dkim_keyfile.read(path, self._loader._vault.secrets)
-            found = plan(keyset, _strings(self.get_option('domains')), fleet,
-                         _strings(self.get_option('mynetworks')), str(self.get_option('key_dir')))
+            found = plan(keyset, _strings(self.get_option('domains')), fleet, str(self.get_option('key_dir')))
         except KeySetError as error:
             raise AnsibleError(str(error)) from None
         if not self.get_option('with_keys'):

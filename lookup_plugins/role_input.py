@@ -33,14 +33,16 @@ description:
     postfix and smtpd_restrictions roles will write.
   - C(fail2ban) - when enabled, the retry count, the find and ban times (fail2ban durations), the ignored addresses
     (IP addresses or networks), the ports and the ban action of the jail the role writes.
-  - C(dkim_signing) - the milter socket, key file path, authserv-id and canonicalization; the domains to sign and
+  - C(dkim_signing) - the milter sockets (signer and, with C(dkim_signing_verify), verifier), key file path,
+    authserv-id and canonicalization; the domains to sign and
     those of C(dkim_keys_domains) against the fleet's domains; each selector C(dkim_keys_domains) asks for (a DNS
     label, rsa of 2048 to 8192 bits or ed25519). The key file itself is checked by the dkim_signing lookup.
   - C(spf_policy) - the skipped addresses and authserv-id; C(spf_policy_check) in C(smtpd_restrictions_recipient)
     after C(reject_unauth_destination) when enabled, and no SPF policy service there when disabled.
   - C(dmarc) - the milter socket, authserv-ids and ignored networks; the DKIM and SPF headers' authserv-ids
     trusted; DKIM verification on when failures are rejected; the published policy C(dns_records_dmarc).
-  - C(milters) - the milter chain of the milter roles' entries (names, sockets, outage actions).
+  - C(milters) - the milter chain of the milter roles' entries (names, sockets, outage actions, clients) and,
+    when internal clients get a chain of their own, the internal networks (C(milters_internal_networks)).
 options:
   _terms:
     description: Role names.

@@ -15,11 +15,14 @@ NAME. It splits the table values at ``:`` (so paths never hold one) and, once
 both key tables exist, looks every matched NAME up in both: a domain signed
 with only one algorithm while another is signed with two would make the
 milter fail on that domain's mail. The plan refuses that mix instead.
+
+Whose mail is signed is not the milter's choice here: its InternalHosts and
+MacroList only skip verification, and 1.2.3 signs whatever reaches it in a
+signing mode. Postfix hands it only the mail of internal clients (the milters
+role's chains, module milter_chain).
 """
 
 from __future__ import annotations
-
-import ipaddress
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.dkim_keyset import (
     KeySetError, domain_problems, keyset_problems)
@@ -31,45 +34,17 @@ def key_path(domain, selector, algorithm, key_dir=KEY_DIR):
     return '%s/%s.%s.%s' % (key_dir, domain, selector, algorithm)
 
 
-def internal_hosts(mynetworks):
-    """Postfix mynetworks entries ("[::1]/128") as dkimpy-milter InternalHosts entries ("::1/128")."""
-    hosts, problems = [], []
-    for entry in mynetworks:
-        text = str(entry).replace('[', '').replace(']', '')
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            problems.append('mynetworks entry %r is not an address or network; dkimpy-milter signs mail from '
-                            'addresses it lists' % (entry,))
-            continue
-        if network_text(network) not in hosts:
-            hosts.append(network_text(network))
-    return hosts, problems
-
-
-def network_text(network):
-    """One spelling of a network whatever the controller's Python: 3.13 writes an IPv4-mapped
-    IPv6 network as ::ffff:127.0.0.0/104, older versions as ::ffff:7f00:0/104, and two
-    controllers must not rewrite each other's files."""
-    mapped = getattr(network.network_address, 'ipv4_mapped', None)
-    if mapped is not None:
-        return '::ffff:%s/%d' % (mapped, network.prefixlen)
-    return str(network)
-
-
-def plan(keyset, domains, fleet_domains, mynetworks=(), key_dir=KEY_DIR):
+def plan(keyset, domains, fleet_domains, key_dir=KEY_DIR):
     """The signing plan of the fleet's MX hosts.
 
     Returns ``key_files`` ([{path, content}]), ``key_table`` and
     ``key_table_ed25519`` (lines, empty when that algorithm signs nothing),
-    ``signing_table`` (lines), ``internal_hosts``, ``signed`` ({domain:
+    ``signing_table`` (lines), ``signed`` ({domain:
     {algorithm: selector}}) and ``unsigned`` (domains to sign that have no
     signing selector yet: their keys wait in state published).
     """
     problems = domain_problems(domains, fleet_domains, 'dkim_signing_domains')
     problems += keyset_problems(keyset)
-    hosts, found = internal_hosts(mynetworks)
-    problems += found
     if problems:
         raise KeySetError(problems)
     signed, unsigned, files = {}, [], []
@@ -106,7 +81,6 @@ def plan(keyset, domains, fleet_domains, mynetworks=(), key_dir=KEY_DIR):
         key_table=tables['rsa'],
         key_table_ed25519=tables['ed25519'],
         signing_table=['*@%s %s' % (domain, domain) for domain in sorted(signed)],
-        internal_hosts=hosts,
         signed=signed,
         unsigned=unsigned,
     )

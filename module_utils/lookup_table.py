@@ -10,7 +10,9 @@ import re
 
 # postmap(1) writes these next to the source file.
 INDEX_SUFFIXES = {'hash': '.db', 'btree': '.db', 'lmdb': '.lmdb', 'cdb': '.cdb'}
-KEY_VALUE_TYPES = ('hash', 'btree', 'lmdb', 'cdb', 'texthash')
+# cidr: network/prefix keys, read from the source like texthash; the first
+# matching line wins, so its entries are given as a list, in order.
+KEY_VALUE_TYPES = ('hash', 'btree', 'lmdb', 'cdb', 'texthash', 'cidr')
 RULE_TYPES = ('regexp', 'pcre')
 TYPES = KEY_VALUE_TYPES + RULE_TYPES
 

@@ -91,6 +91,14 @@ def dkim_signing(v):
     if not v['dkim_signing__unix']:
         problems.append('dkim_signing: dkim_signing_socket %s must be unix:/var/spool/postfix/PATH (smtpd runs '
                         'chrooted there)' % (v['dkim_signing_socket'],))
+    if _on(v['dkim_signing_verify']):
+        if not v['dkim_signing__verify_unix']:
+            problems.append('dkim_signing: dkim_signing_verify_socket %s must be unix:/var/spool/postfix/PATH (smtpd '
+                            'runs chrooted there)' % (v['dkim_signing_verify_socket'],))
+        elif str(v['dkim_signing_verify_socket']) == str(v['dkim_signing_socket']):
+            problems.append('dkim_signing: dkim_signing_verify_socket and dkim_signing_socket are both %s: the '
+                            'verifier and the signer are two milters, each on its own socket'
+                            % (v['dkim_signing_socket'],))
     keys_file = str(v['dkim_signing_keys_file'] or '')
     if not keys_file.startswith('/'):
         problems.append('dkim_signing: dkim_signing_keys_file (%s) must be the absolute path of the fleet\'s key file '
@@ -196,7 +204,9 @@ def milters(v):
     if not isinstance(entries, (list, tuple)):
         return problems + ['milters: milters_entries must be a list of the milter roles\' entries']
     try:
-        chain(list(entries), default_action=v['milters_default_action'])
+        networks = v['milters_internal_networks']
+        chain(list(entries), default_action=v['milters_default_action'],
+              internal_networks=_strings(networks) if isinstance(networks, (list, tuple)) else [str(networks)])
     except ChainError as error:
         problems += ['milters: %s' % problem for problem in error.problems]
     return problems
@@ -212,7 +222,8 @@ CHECKS = {
 # The fleet's domains, as the mail_fleet lookup reads them.
 _FLEET = ('postfix_mydestination_domains', 'virtual_domains_alias_domains', 'virtual_domains_mailbox_domains')
 VARIABLES = {
-    'dkim_signing': ('dkim_signing_enabled', 'dkim_signing_socket', 'dkim_signing__unix', 'dkim_signing_keys_file',
+    'dkim_signing': ('dkim_signing_enabled', 'dkim_signing_socket', 'dkim_signing__unix', 'dkim_signing_verify',
+                     'dkim_signing_verify_socket', 'dkim_signing__verify_unix', 'dkim_signing_keys_file',
                      'dkim_signing_authserv_id', 'dkim_signing_canonicalization', 'dkim_signing_minimum_key_bits',
                      'dkim_signing_domains', 'dkim_keys_domains') + _FLEET,
     'spf_policy': ('spf_policy_enabled', 'spf_policy_skip_addresses', 'spf_policy_authserv_id', 'spf_policy_check',
@@ -221,7 +232,7 @@ VARIABLES = {
               'dmarc__ignore_hosts', 'dmarc_reject_failures', 'dkim_signing_enabled', 'dkim_signing_verify',
               'dkim_signing_authserv_id', 'spf_policy_enabled', 'spf_policy_header', 'spf_policy_authserv_id',
               'dns_records_dmarc'),
-    'milters': ('milters_entries', 'milters_default_action'),
+    'milters': ('milters_entries', 'milters_default_action', 'milters_internal_networks'),
 }
 # Set by the inventory or by another role of the play; absent, the check that
 # needs one says what it does then (an absent fleet list is an empty one).

@@ -29,11 +29,14 @@ options:
   type:
     description:
       - Table type. C(hash), C(btree), C(lmdb) and C(cdb) are indexed (C(.db), C(.db), C(.lmdb), C(.cdb)
-        next to the source); C(texthash), C(regexp) and C(pcre) are read from the source itself.
+        next to the source); C(texthash), C(cidr), C(regexp) and C(pcre) are read from the source itself.
+      - C(cidr) keys are networks (C(192.0.2.0/24), C(2001:db8::/32)) or addresses, and the first line that
+        matches wins, so give its O(entries) as a list, in order; a network with host bits set is refused
+        (Postfix would skip it with a warning).
       - Defaults to the target's C(postconf -h default_database_type).
       - C(regexp) and C(pcre) take O(rules); the other types take O(entries).
     type: str
-    choices: [hash, btree, lmdb, cdb, texthash, regexp, pcre]
+    choices: [hash, btree, lmdb, cdb, texthash, cidr, regexp, pcre]
   entries:
     description:
       - Key to value, as a dict (written sorted by key) or as a list of C({key, value}) items
@@ -106,7 +109,9 @@ attributes:
 notes:
   - Requires C(postconf) and C(postmap) on the target, and the C(postfix-lmdb), C(postfix-cdb) or
     C(postfix-pcre) package for those types. Commands run with C(LC_ALL=C).
-  - Postfix daemons notice a rebuilt index by themselves; a reload is not needed.
+  - Postfix daemons notice a rebuilt index by themselves; a reload is not needed. Tables without an index
+    (C(texthash), C(cidr), C(regexp), C(pcre)) are read when a daemon process starts, so reload Postfix after a
+    change so that running processes do not keep the old table.
 seealso:
   - module: mailforge.postfix.postconf
 """

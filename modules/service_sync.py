@@ -21,6 +21,9 @@ description:
     left alone, since starting it loads the files anyway.
   - With O(services[].check), that command must succeed before the service is reloaded or restarted,
     so a broken configuration on disk is reported instead of loaded.
+  - A unit whose own unit file (or drop-in) changed since systemd read it (systemd's C(NeedDaemonReload)),
+    for example a unit file a role writes and lists in O(services[].files), is brought in line after a
+    C(systemctl daemon-reload), so that the restart runs the unit as written, not as systemd remembers it.
 version_added: 0.2.0
 author: mailforge team (!UNKNOWN)
 options:
@@ -107,19 +110,22 @@ def file_times(paths):
     return times
 
 
-def active_since(module, systemctl, unit):
-    """Wall-clock time at which ``unit`` last became active, or None if it is not active."""
+def unit_state(module, systemctl, unit):
+    """(wall-clock time at which ``unit`` last became active or None if it is not active,
+    whether systemd has not read the unit's changed unit file yet)."""
     rc, stdout, stderr = module.run_command(
-        [systemctl, 'show', '-p', 'ActiveState', '-p', 'ActiveEnterTimestampMonotonic', unit],
+        [systemctl, 'show', '-p', 'ActiveState', '-p', 'ActiveEnterTimestampMonotonic', '-p', 'NeedDaemonReload',
+         unit],
         environ_update={'LC_ALL': 'C'})
     if rc != 0:
         module.fail_json(msg='systemctl show %s failed: %s' % (unit, stderr.strip()))
     values = dict(line.split('=', 1) for line in stdout.splitlines() if '=' in line)
     monotonic = int(values.get('ActiveEnterTimestampMonotonic') or 0)
+    unread = values.get('NeedDaemonReload') == 'yes'
     if values.get('ActiveState') != 'active' or not monotonic:
-        return None
+        return None, unread
     # systemd and this process read the same CLOCK_MONOTONIC.
-    return time.time() - (time.monotonic() - monotonic / 1e6)
+    return time.time() - (time.monotonic() - monotonic / 1e6), unread
 
 
 def touch(path):
@@ -147,17 +153,23 @@ def main():
     except ServiceSyncError as error:
         module.fail_json(msg=str(error))
     systemctl = module.get_bin_path('systemctl', required=True)
-    synced = []
+    synced, units_read = [], False
     for service in services:
         stamp = service['stamp']
         stamp_time = file_times([stamp]).get(stamp) if stamp else None
-        newest = stale(service, file_times(service['files']), active_since(module, systemctl, service['unit']),
-                       stamp_time)
+        since, unread = unit_state(module, systemctl, service['unit'])
+        newest = stale(service, file_times(service['files']), since, stamp_time)
         if newest is None:
             continue
         synced.append(dict(unit=service['unit'], action=service['action'], file=newest))
         if module.check_mode:
             continue
+        # A unit file written by a run that died before its daemon-reload.
+        if unread and not units_read:
+            rc, _out, err = module.run_command([systemctl, 'daemon-reload'])
+            if rc != 0:
+                module.fail_json(msg='systemctl daemon-reload failed: %s' % err.strip(), synced=synced)
+            units_read = True
         if service['check']:
             rc, _out, err = module.run_command(service['check'], environ_update={'LC_ALL': 'C'})
             if rc != 0:

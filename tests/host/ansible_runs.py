@@ -11,9 +11,11 @@ TOP = Path(__file__).resolve().parents[2]
 # Everything the roles write on a mail host: Postfix (its sasl/ folder included),
 # the SASL database in the chroot, ClamAV's configuration and databases,
 # postgrey and sqlgrey, the DKIM, DMARC and SPF services (keys included),
-# fail2ban's configuration, and systemd's units, drop-ins and masks. A path that does
-# not exist is listed as absent; any other error fails the command (and the
-# test) instead of being hidden.
+# fail2ban's configuration, and systemd's units, drop-ins and masks (the DKIM
+# verifier's /etc/systemd/system/dkimpy-milter-verify.service among them; the
+# internal clients' milters, /etc/postfix/internal_milters.cidr, are under
+# /etc/postfix). A path that does not exist is listed as absent; any other
+# error fails the command (and the test) instead of being hidden.
 STATE_PATHS = ("/etc/postfix /etc/aliases /etc/mailname /var/spool/postfix/etc/sasldb2 /etc/sasldb2 "
                "/etc/clamav /var/lib/clamav /etc/postgrey /etc/default/postgrey /etc/sqlgrey "
                "/etc/dkimpy-milter /etc/opendmarc /etc/opendmarc.conf /etc/postfix-policyd-spf-python "

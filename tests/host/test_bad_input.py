@@ -79,6 +79,13 @@ CASES.update({
     "a domain to sign that the fleet does not handle": (
         lambda: site_on_both_mx({"dkim_signing_domains": ["falcot.test", "elsewhere.test"]}),
         ["elsewhere.test"]),
+    "a DKIM verifier on the signer's socket": (
+        lambda: site_on_both_mx({"dkim_signing_verify_socket":
+                                 "unix:/var/spool/postfix/dkimpy-milter/dkimpy-milter.sock"}),
+        ["dkim_signing_verify_socket"]),
+    "an internal network the milter table cannot list": (
+        lambda: site_on_both_mx({"milters_internal_networks": ["198.18.0.16/28", "office.falcot.test"]}),
+        ["office.falcot.test"]),
     "SASL mechanism list that is not a list": (
         lambda: site_on_both_mx({"sasl_auth_mechanisms": {"PLAIN": True}}),
         ["sasl_auth_mechanisms"]),

@@ -151,11 +151,32 @@ def signature_tags(raw):
     return {tag: value for tag, value in re.findall(r"(?:^|;)\s*([a-z]+)=([^;\s]*)", signatures[0]) if tag in ("d", "s")}
 
 
-def test_the_milters_are_chained_in_the_mails_order(mx):
+SIGNER, VERIFIER = "unix:/dkimpy-milter/dkimpy-milter.sock", "unix:/dkimpy-milter/verify.sock"
+INTERNAL_MILTERS = "cidr:/etc/postfix/internal_milters.cidr"
+
+
+def in_mail_order(chain, dkim):
+    """ClamAV, then the DKIM milter ``dkim`` (and not the other one), then OpenDMARC."""
+    other = VERIFIER if dkim == SIGNER else SIGNER
+    return (chain.index("clamav-milter.ctl") < chain.index(dkim) < chain.index("opendmarc.sock")
+            and other not in chain)
+
+
+def test_the_milters_are_chained_in_the_mails_order(lab, mx):
+    # Every client on port 25 but mynetworks: the verifier, never the signer.
     chain = mx.run("postconf -h smtpd_milters").stdout
-    assert chain.index("clamav-milter.ctl") < chain.index("dkimpy-milter.sock") < chain.index("opendmarc.sock"), chain
+    assert in_mail_order(chain, VERIFIER), chain
+    # mynetworks (office): the signer, from the cidr table of smtpd_milter_maps; outside falls back to smtpd_milters.
+    assert mx.run("postconf -h smtpd_milter_maps").stdout.strip() == INTERNAL_MILTERS
+    office = mx.run(f"postmap -q {lab['office'].address} {INTERNAL_MILTERS}").stdout
+    assert in_mail_order(office, SIGNER), office
+    outside = mx.run(f"postmap -q {lab['outside'].address} {INTERNAL_MILTERS}", check=False)
+    assert (outside.returncode, outside.stdout) == (1, ""), outside
+    # The submission service, SASL-authenticated senders wherever they are: the signer.
+    submission = mx.run("postconf -P submission/inet/smtpd_milters").stdout
+    assert in_mail_order(submission, SIGNER), submission
     assert mx.run("postconf -h milter_default_action").stdout.strip() == "tempfail"
-    for unit in ("dkimpy-milter", "opendmarc"):
+    for unit in ("dkimpy-milter", "dkimpy-milter-verify", "opendmarc"):
         assert mx.run(f"systemctl is-active {unit}", check=False).stdout.strip() == "active", unit
 
 

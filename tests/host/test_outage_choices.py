@@ -1,12 +1,13 @@
 """What a client sees when a service in the mail path is down, with each outage choice, on both MX.
 
-Issue 14's services: the SPF policy service, the DKIM signing milter and the DMARC milter
-(spf_policy_outage, dkim_signing_outage_action, dmarc_outage_action); the lab runs their
+Issue 14's services: the SPF policy service, the DKIM signing and verifying milters and the DMARC
+milter (spf_policy_outage, dkim_signing_outage_action for both DKIM milters, dmarc_outage_action); the lab runs their
 defaults (accept: mail flows unchecked or unsigned). The non-default choices of every service
 share one converge of both MX hosts (the `other_choices` fixture), converged back at the end:
 those three set to tempfail, greylisting's policy service to defer (greylisting_outage; its
 default, accept, is tested in test_restriction_classes) and the antivirus milter to accept
 (antivirus_outage_action; its default, tempfail, is tested in test_antivirus).
+And, with OpenDMARC down, that forged company mail from the Internet gets no company signature.
 
 One service is down at a time; the others run, so each case first shows the same transaction
 answered 250 while the service runs, and the journal names the service Postfix failed to reach.
@@ -28,11 +29,14 @@ from test_restriction_classes import OUTAGE_TEXT
 
 OTHER_CHOICES = {"spf_policy_outage": "tempfail", "dkim_signing_outage_action": "tempfail",
                  "dmarc_outage_action": "tempfail", "greylisting_outage": "defer", "antivirus_outage_action": "accept"}
+# dkimpy-milter signs the mail of internal clients (office), dkimpy-milter-verify verifies the others' (outside).
 MILTER_SOCKETS = {"dkimpy-milter": "/var/spool/postfix/dkimpy-milter/dkimpy-milter.sock",
+                  "dkimpy-milter-verify": "/var/spool/postfix/dkimpy-milter/verify.sock",
                   "opendmarc": "/var/spool/postfix/opendmarc/opendmarc.sock"}
 # What smtpd warns when it cannot reach each one (the reason varies: no socket, connection refused).
 UNREACHED = {"policyd-spf": "warning: connect to private/policyd-spf: ",
              "dkimpy-milter": "warning: connect to Milter service unix:/dkimpy-milter/dkimpy-milter.sock: ",
+             "dkimpy-milter-verify": "warning: connect to Milter service unix:/dkimpy-milter/verify.sock: ",
              "opendmarc": "warning: connect to Milter service unix:/opendmarc/opendmarc.sock: "}
 
 
@@ -102,14 +106,28 @@ def test_dkim_outage_lets_mail_leave_unsigned_by_default(lab, mx, marker):
     assert not headers(delivered(lab, marker), "DKIM-Signature")
 
 
-def test_dmarc_outage_accepts_mail_unevaluated_by_default(lab, mx, marker):
-    # A forged company From:, refused with the DMARC text while OpenDMARC runs (test_deliverability).
+def test_dkim_verifier_outage_lets_mail_in_unverified_by_default(lab, mx, marker):
+    with down(mx, "dkimpy-milter-verify") as logged:
+        transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker)
+        assert step_reply(transcript, "<message>")[0] == 250, transcript
+    reached_nothing(logged, "dkimpy-milter-verify")
+    delivered(lab, marker)
+
+
+# Forged company mail from the Internet is never signed. With DMARC p=reject in the lab it is refused at
+# DATA (test_deliverability); while OpenDMARC is down with the default dmarc_outage_action accept it is
+# delivered, and so it is with DMARC off or under p=none: then only the missing company signature tells it
+# from the company's own mail. Internet clients reach the verifier alone (smtpd_milters), which holds no key.
+
+def test_dmarc_outage_accepts_forged_mail_unevaluated_and_unsigned_by_default(lab, mx, marker):
     with down(mx, "opendmarc") as logged:
         transcript = send(lab["outside"], mx, "someone@spf-pass.test", marker, header_from="ceo@falcot.test")
         assert step_reply(transcript, "<message>")[0] == 250, transcript
     reached_nothing(logged, "opendmarc")
-    results = headers(delivered(lab, marker), "Authentication-Results")
-    assert not any("dmarc=" in value for value in results), results
+    forged = delivered(lab, marker)
+    assert headers(forged, "From") == ["<ceo@falcot.test>"], forged[:2000]
+    assert not any("dmarc=" in value for value in headers(forged, "Authentication-Results")), forged[:3000]
+    assert not headers(forged, "DKIM-Signature"), forged[:3000]
 
 
 # The other choices: for SPF, DKIM, DMARC and greylisting the client is told to come back later,
@@ -139,6 +157,7 @@ def test_spf_outage_defers_at_rcpt_when_configured_to(lab, other_choices, mx, ma
 
 
 @pytest.mark.parametrize("service, client, sender", [("dkimpy-milter", "office", "staff@falcot.test"),
+                                                     ("dkimpy-milter-verify", "outside", "someone@spf-pass.test"),
                                                      ("opendmarc", "outside", "someone@spf-pass.test")])
 def test_milter_outage_tempfails_at_mail_from_when_configured_to(lab, other_choices, mx, service, client, sender):
     client = lab[client]

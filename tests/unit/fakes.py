@@ -176,3 +176,8 @@ postmap: warning: regexp map {path}, line 4: unknown regexp option "q": skipping
 PCRE_STDERR = """\
 postmap: warning: pcre map {path}, line 3: error in regex at offset 14: missing closing parenthesis
 """
+# postmap -q probe cidr:FILE (Postfix 3.7.11) on a table whose second entry has host bits set.
+CIDR_STDERR = """\
+postmap: warning: cidr map {path}, line 3: non-null host address bits in "198.18.0.17/28", perhaps you should \
+use "198.18.0.16/28" instead: skipping this rule
+"""

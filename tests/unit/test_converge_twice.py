@@ -109,6 +109,8 @@ MASTER_CASES = {
     'add': [SUBMISSION],
     'change options': [dict(SMTP, options={'smtpd_sasl_auth_enable': 'no'})],
     'remove': [{'name': 'smtps', 'type': 'inet', 'state': 'absent'}],
+    'milters in braces': [dict(SUBMISSION, options=dict(SUBMISSION['options'], smtpd_milters=[
+        'unix:/clamav/clamav-milter.ctl', '{ unix:/dkimpy-milter/dkimpy-milter.sock, default_action=accept }']))],
     'add, change and remove': [dict(SMTP, maxproc=50), SUBMISSION, {'name': 'pickup', 'type': 'unix',
                                                                      'state': 'absent'}],
 }
@@ -144,6 +146,10 @@ MAP_CASES = {
     'mode only': (_existing, dict(mode='0600')),
     'new secret table': (lambda tmp: tmp / 'sasl_passwd', dict(mode='0600', hide_values=True,
                                                                entries={'[relay]:587': 'u:p'})),
+    'cidr table': (lambda tmp: tmp / 'milters.cidr',
+                   dict(type='cidr', entries=[
+                       {'key': '198.18.0.16/28', 'value': 'unix:/a, { unix:/b, default_action=accept }'},
+                       {'key': '::1/128', 'value': 'DISABLE'}])),
     'rule table': (lambda tmp: tmp / 'header_checks',
                    dict(type='regexp', entries=None, rules=[{'pattern': '/^Subject: good/', 'action': 'REJECT ok'}])),
 }

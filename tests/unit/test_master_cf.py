@@ -28,6 +28,12 @@ def one(**fields):
                   'smtpd_helo_restrictions': []}},
      'submission inet n - y - - smtpd -o {smtpd_client_restrictions=permit_sasl_authenticated, reject} '
      '-o smtpd_helo_restrictions='),
+    # The internal clients' milters (roles milters, sasl_auth): braces inside the grouped value, as
+    # Postfix 3.7.11's postconf -M wrote and postconf -P read it back.
+    ({'options': {'smtpd_milters': ['unix:/clamav/clamav-milter.ctl',
+                                    '{ unix:/dkimpy-milter/dkimpy-milter.sock, default_action=accept }']}},
+     'submission inet n - y - - smtpd -o {smtpd_milters=unix:/clamav/clamav-milter.ctl, '
+     '{ unix:/dkimpy-milter/dkimpy-milter.sock, default_action=accept }}'),
     ({'name': 'dovecot', 'type': 'unix', 'private': '-', 'unpriv': 'n', 'chroot': 'n', 'command': 'pipe',
       'args': ['flags=DRhu', 'user=vmail:vmail', 'argv=/usr/lib/dovecot/deliver', '-f', '${sender}']},
      'dovecot unix - n n - - pipe flags=DRhu user=vmail:vmail argv=/usr/lib/dovecot/deliver -f ${sender}'),

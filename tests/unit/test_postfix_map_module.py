@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf, Postmap
 from ansible_collections.mailforge.postfix.plugins.module_utils.staging import StagedValidationError
 from ansible_collections.mailforge.postfix.plugins.modules.postfix_map import converge
-from fakes import PCRE_STDERR, FakeRun
+from fakes import CIDR_STDERR, PCRE_STDERR, FakeRun
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -189,6 +189,30 @@ def test_rule_table_without_warnings_is_written_without_index(tmp_path):
     assert result['added_keys'] == ['/^Subject: good/']
     assert os.listdir(tmp_path) == ['header_checks']
     assert (tmp_path / 'header_checks').read_text() == '# managed\n/^Subject: good/ REJECT ok\n'
+
+
+# Milter chains per client network (role milters): values with braces and commas, first match wins.
+CIDR_ENTRIES = [{'key': '127.0.0.0/8', 'value': 'unix:/a, { unix:/b, default_action=accept }'},
+                {'key': '::1/128', 'value': 'DISABLE'}]
+
+
+def test_cidr_table_is_probed_and_written_in_order_without_index(tmp_path):
+    run = FakeRun(FakePostmap())
+    result = run_converge(run, params(tmp_path / 'milters.cidr', type='cidr', entries=CIDR_ENTRIES))
+    assert (result['changed'], result['rebuilt'], result['map_ref']) == (True, False, 'cidr:%s/milters.cidr' % tmp_path)
+    assert run.calls[0][3:5] == ['-q', Postmap.PROBE] and run.calls[0][5].startswith('cidr:')
+    assert os.listdir(tmp_path) == ['milters.cidr']
+    assert (tmp_path / 'milters.cidr').read_text() == (
+        '# managed\n127.0.0.0/8 unix:/a, { unix:/b, default_action=accept }\n::1/128 DISABLE\n')
+
+
+def test_a_cidr_entry_postfix_would_skip_is_named(tmp_path):
+    run = FakeRun(FakePostmap(probe_stderr=CIDR_STDERR))
+    entries = [CIDR_ENTRIES[0], {'key': '198.18.0.17/28', 'value': 'DISABLE'}]
+    with pytest.raises(StagedValidationError) as caught:
+        run_converge(run, params(tmp_path / 'milters.cidr', type='cidr', entries=entries))
+    assert 'entry 2 (198.18.0.17/28): non-null host address bits' in str(caught.value)
+    assert os.listdir(tmp_path) == []
 
 
 def test_bad_input_fails_before_any_command(tmp_path):

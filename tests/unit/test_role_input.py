@@ -79,10 +79,11 @@ def deliverability_derived(variables, derived):
     """The values the dkim_signing, spf_policy, dmarc and milters roles derive (their defaults and vars)."""
     host = variables['postfix_myhostname']
     dkim_unix, dmarc_unix = chroot_path(variables['dkim_signing_socket']), chroot_path(variables['dmarc_socket'])
+    verify_unix = chroot_path(variables['dkim_signing_verify_socket'])
     inet, unix = derived['antivirus__inet'], derived['antivirus__unix']
     antivirus_socket = ('inet:[%s]:%s' % (inet[1], inet[0])) if inet else ('unix:' + unix[0]) if unix else ''
     found = dict(
-        dkim_signing__unix=dkim_unix, dmarc__unix=dmarc_unix,
+        dkim_signing__unix=dkim_unix, dkim_signing__verify_unix=verify_unix, dmarc__unix=dmarc_unix,
         dkim_signing_keys_file=variables.get('dkim_keys_file', ''),
         dkim_signing_domains=list(variables.get('dkim_keys_domains') or {}),
         dkim_signing_authserv_id=host, spf_policy_authserv_id=host, dmarc_authserv_id=host,
@@ -96,13 +97,19 @@ def deliverability_derived(variables, derived):
              units=['clamav-milter.service', 'clamav-daemon.socket', 'clamav-daemon.service']),
         dict(name='dkim_signing', state='present' if variables['dkim_signing_enabled'] else 'absent',
              socket=('unix:' + dkim_unix[0]) if dkim_unix else '',
-             default_action=variables['dkim_signing_outage_action'], smtpd=True,
+             default_action=variables['dkim_signing_outage_action'], clients='internal', smtpd=True,
              non_smtpd=bool(variables['dkim_signing_non_smtpd']), units=['dkimpy-milter.service']),
+        dict(name='dkim_signing',
+             state='present' if variables['dkim_signing_enabled'] and variables['dkim_signing_verify'] else 'absent',
+             socket=('unix:' + verify_unix[0]) if verify_unix else '',
+             default_action=variables['dkim_signing_outage_action'], clients='external', smtpd=True,
+             non_smtpd=False, units=['dkimpy-milter-verify.service']),
         dict(name='dmarc', state='present' if variables['dmarc_enabled'] else 'absent',
              socket=('unix:' + dmarc_unix[0]) if dmarc_unix else '', default_action=variables['dmarc_outage_action'],
              smtpd=True, non_smtpd=False, units=['opendmarc.service'])]
-    found.update(antivirus_milter=entries[0], dkim_signing_milter=entries[1], dmarc_milter=entries[2],
-                 milters_entries=entries)
+    found.update(antivirus_milter=entries[0], dkim_signing_milter=entries[1], dkim_signing_verify_milter=entries[2],
+                 dmarc_milter=entries[3], milters_entries=entries,
+                 milters_internal_networks=list(variables['postfix_mynetworks']))
     return found
 
 

@@ -50,6 +50,10 @@ def test_the_roles_off_by_default_are_accepted_with_nothing_set(role):
     (dict(dkim_signing_domains=['falcot.test', 'elsewhere.test']),
      ["dkim_signing_domains: 'elsewhere.test' is not a domain the fleet handles"]),
     (dict(dkim_signing_socket='inet:8891@127.0.0.1'), ['dkim_signing_socket inet:8891@127.0.0.1 must be unix:']),
+    (dict(dkim_signing_verify_socket='local:/run/verify.sock'),
+     ['dkim_signing_verify_socket local:/run/verify.sock must be unix:']),
+    (dict(dkim_signing_verify_socket='unix:/var/spool/postfix/dkimpy-milter/dkimpy-milter.sock'),
+     ['dkim_signing_verify_socket and dkim_signing_socket are both']),
     (dict(dkim_keys_file='dkim_keys.vault.yml'), ['dkim_signing_keys_file (dkim_keys.vault.yml) must be the absolute']),
     (dict(dkim_keys_file=''), ['dkim_signing_keys_file (not set)']),
     (dict(dkim_signing_authserv_id='mx1 falcot'), ["dkim_signing_authserv_id 'mx1 falcot' must be a host name"]),
@@ -135,6 +139,21 @@ def test_a_bad_milter_chain_is_refused_naming_the_milter(entry, culprits):
     assert message.startswith('milters: ')
     for culprit in culprits:
         assert culprit in message, message
+
+
+def test_the_signer_needs_internal_networks_postfix_can_look_up_by_address():
+    variables = deliverable(milters_internal_networks=['127.0.0.0/8', 'office.falcot.test'])
+    assert "internal network 'office.falcot.test' (mynetworks) is not an address or network" in found(
+        'milters', variables)
+    # DKIM off: one chain for everyone, nothing to look up.
+    assert role_input.problems('milters', dict(variables, dkim_signing_milter=None, milters_entries=[
+        entry for entry in variables['milters_entries'] if entry['name'] != 'dkim_signing'])) == []
+
+
+def test_without_verification_the_verifier_socket_is_not_checked():
+    variables = deliverable(dkim_signing_verify=False, dkim_signing_verify_socket='nonsense', dmarc_enabled=False)
+    assert role_input.problems('dkim_signing', variables) == []
+    assert role_input.problems('milters', variables) == []
 
 
 def test_an_unknown_global_milter_action_is_refused():

@@ -3,6 +3,7 @@ import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.service_sync import (
     ServiceSyncError, check_services, stale)
+from ansible_collections.mailforge.postfix.plugins.modules import service_sync as service_sync_module
 
 SERVICE = dict(unit='postfix@-.service', files=['/etc/postfix/main.cf'], action='restart', stamp=None, check=None)
 
@@ -45,3 +46,50 @@ def test_bad_services_are_refused(services, culprit):
     with pytest.raises(ServiceSyncError) as caught:
         check_services(services)
     assert culprit in str(caught.value)
+
+
+class _Exit(Exception):
+    pass
+
+
+class _Module:
+    """Just enough AnsibleModule for service_sync.main: systemctl answers from ``show``, calls recorded."""
+
+    def __init__(self, services, show):
+        self.params = dict(services=services)
+        self.check_mode = False
+        self.show = show
+        self.calls = []
+
+    def __call__(self, **_spec):
+        return self
+
+    def get_bin_path(self, name, required=False):
+        return name
+
+    def run_command(self, argv, environ_update=None):
+        self.calls.append(argv)
+        return (0, self.show, '') if argv[1] == 'show' else (0, '', '')
+
+    def exit_json(self, **result):
+        raise _Exit(result)
+
+    def fail_json(self, **result):
+        raise _Exit(dict(result, failed=True))
+
+
+# Active since boot (monotonic 1 s): every file written since is newer.
+@pytest.mark.parametrize('need_reload, expected', [
+    ('yes', [['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'dkimpy-milter-verify.service']]),
+    ('no', [['systemctl', 'restart', 'dkimpy-milter-verify.service']]),
+])
+def test_a_unit_file_an_interrupted_run_wrote_is_read_before_the_restart(tmp_path, monkeypatch, need_reload, expected):
+    unit = tmp_path / 'dkimpy-milter-verify.service'
+    unit.write_text('[Service]\n')
+    show = 'ActiveState=active\nActiveEnterTimestampMonotonic=1000000\nNeedDaemonReload=%s\n' % need_reload
+    module = _Module([{'unit': 'dkimpy-milter-verify.service', 'files': [str(unit)]}], show)
+    monkeypatch.setattr(service_sync_module, 'AnsibleModule', module)
+    with pytest.raises(_Exit) as caught:
+        service_sync_module.main()
+    assert caught.value.args[0]['changed'] is True
+    assert [argv for argv in module.calls if argv[1] != 'show'] == expected
