@@ -199,6 +199,27 @@ def test_mail_from_an_authenticated_user_on_587_is_signed_and_verifies(lab, flee
     assert dkim_verification(lab, marker) == "signature ok"
 
 
+def test_fleet_signed_mail_coming_back_from_outside_is_verified_and_passes_dmarc(lab, fleet, mx, marker):
+    """The verifier (the DKIM milter of Internet clients) at work: mail the fleet signed, passed on from
+    the Internet as a forwarder would (its envelope not the company's), passes DMARC on its signature
+    alone; the same From: without that signature is refused (test_a_forged_company_from...)."""
+    signed = marker + "-signed"
+    assert last_reply(send(lab["office"], lab["mx1"], "staff@falcot.test", signed))[0] == 250
+    raw = delivered(lab, signed)
+    # As signed: what the mailbox host put above the signature (Delivered-To above all) stays behind.
+    forwarded = raw[raw.index("DKIM-Signature:"):]
+    outside = lab["outside"]
+    transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<forwarder@spf-pass.test>",
+                                           "RCPT TO:<jean@falcot.test>", {"data": forwarded}])
+    assert transcript[-1]["send"] == "<message>" and last_reply(transcript)[0] == 250, transcript
+    copies = f"grep -c -F {shlex.quote(f'Message-ID: <{signed}@lab.test>')} /var/mail/jean"
+    wait_until(lambda: int(lab["mbox"].run(copies, check=False).stdout.strip() or 0) == 2, "the forwarded copy delivered")
+    results = headers(delivered(lab, signed), "Authentication-Results")
+    ours = [value for value in results if value.startswith(f"{mx.fqdn};")]
+    assert any("dkim=pass" in value and "header.d=falcot.test" in value for value in ours), results
+    assert any("dmarc=pass" in value and "header.from=falcot.test" in value for value in ours), results
+
+
 def test_an_spf_hard_fail_is_refused_at_rcpt_with_the_spf_reason(lab, fleet, mx):
     outside = lab["outside"]
     transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<someone@spf-fail.test>",
