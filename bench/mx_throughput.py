@@ -114,15 +114,27 @@ def queued_mail(mx):
 
 def wait_for_empty_queue(mx, bound=120.0):
     deadline = time.monotonic() + bound
+    flushed = time.monotonic()
     while queued_mail(mx):
         if time.monotonic() > deadline:
             sys.exit(f"{mx.name}: the queue did not drain within {bound:.0f} s")
+        # A flush asked for while qmgr restarts (right after a reload) can be lost, and the
+        # deferred mail would then wait for the next queue run (queue_run_delay, 300 s): ask again.
+        if time.monotonic() - flushed > 10:
+            mx.run("postqueue -f")
+            flushed = time.monotonic()
         time.sleep(1)
 
 
+def milter_entries(value):
+    """The entries of a milter list, a { socket, option=... } entry kept whole."""
+    return [entry.strip() for entry in re.findall(r"\{[^}]*\}|[^,\s{}]+", value or "")]
+
+
 def milter_name(milter):
-    """A short name for a milter socket: unix:/clamav/clamav-milter.ctl -> clamav-milter."""
-    return Path(milter.rsplit(":", 1)[-1]).stem if milter.startswith("unix:") else milter
+    """A short name for a milter entry: unix:/clamav/clamav-milter.ctl -> clamav-milter (the same in { })."""
+    socket = milter.strip("{} ").split(",")[0].strip()
+    return Path(socket.rsplit(":", 1)[-1]).stem if socket.startswith("unix:") else socket
 
 
 def stages(mx):
@@ -134,7 +146,7 @@ def stages(mx):
     steps.append(("restrictions", {name: converged.get(name) for name in RESTRICTIONS}))
     # One stage per milter of the converged chain (ClamAV, then DKIM and DMARC where on), each
     # adding its milter to the ones before it.
-    chain = [milter for milter in re.split(r"[,\s]+", converged.get("smtpd_milters") or "") if milter]
+    chain = milter_entries(converged.get("smtpd_milters"))
     for count, milter in enumerate(chain, start=1):
         steps.append((f"+{milter_name(milter)}", {"smtpd_milters": ", ".join(chain[:count])}))
     steps.append(("checks", {name: converged.get(name) for name in CHECKS}))

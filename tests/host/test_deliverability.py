@@ -229,6 +229,34 @@ def test_an_spf_hard_fail_is_refused_at_rcpt_with_the_spf_reason(lab, fleet, mx)
     assert "SPF fail - not authorized" in step["text"] and "spf-fail.test" in step["text"], step
 
 
+@pytest.fixture
+def company_spf_hard_fail(lab, fleet):
+    """falcot.test's SPF record published with -all for a while (the lab's is ~all: its relay tests send
+    from outside as company addresses and expect the relay refusal, not an SPF one)."""
+    def publish(ending):
+        fleet["outputs"].append((result := ansible([PLAYBOOK, "playbooks/dns_records.yml", "-e",
+                                                    f"dns_records_spf_all={ending}"])).stdout)
+        assert result.returncode == 0, result.stdout[-3000:]
+        dns_reload()
+        record = f"dig +short TXT {DOMAIN} | grep -F v=spf1"
+        wait_until(lambda: lab["mx1"].run(record, check=False).stdout.strip().endswith(f'{ending}"'),
+                   f"{DOMAIN}'s SPF record ending in {ending} in the lab DNS")
+
+    publish("-all")
+    yield
+    publish(lab_settings()["dns_records_spf_all"])
+
+
+def test_an_spf_hard_fail_of_the_company_domain_is_refused_at_rcpt(lab, company_spf_hard_fail):
+    outside = lab["outside"]
+    for mx in (lab["mx1"], lab["mx2"]):
+        transcript = outside.smtp(mx.address, [f"EHLO {outside.fqdn}", "MAIL FROM:<jean@falcot.test>",
+                                               "RCPT TO:<jean@falcot.test>"])
+        step = transcript[-1]
+        assert step["send"] == "RCPT TO:<jean@falcot.test>" and step["code"] == 550, (mx.name, transcript)
+        assert "SPF fail - not authorized" in step["text"] and "id=jean@falcot.test" in step["text"], (mx.name, step)
+
+
 @pytest.mark.parametrize("domain", ["outside.elsewhere.test", "spf-pass.test"])
 def test_mail_from_outside_that_passes_spf_gets_the_spf_pass_header(lab, fleet, mx, marker, domain):
     # outside.elsewhere.test's record names the host by its A record, spf-pass.test's by address.
