@@ -155,25 +155,31 @@ def stages(mx):
     return steps
 
 
-def measure_host(mx, args):
+def measure_cases(mx, cases, args, **sender):
+    """{case: median msg/s} of each (case, main.cf settings) in turn on ``mx``, its main.cf put back after."""
     mx.run(f"cp -p {MAIN_CF} {SAVED}")
-    results = []
+    rates = {}
     try:
-        for name, settings in stages(mx):
+        for name, settings in cases:
             apply(mx, dict(settings, defer_transports=None))
             mx.run("postqueue -f")
             wait_for_empty_queue(mx)
-            # Intake only: the relay to the mailbox host waits until the stage is measured, so
+            # Intake only: the relay to the mailbox host waits until the case is measured, so
             # its CPU (on the same cores) does not blur the cost of the filters.
             apply(mx, {"defer_transports": "relay"})
-            load(mx, min(100, args.messages), args.sessions, args.size, args.timeout)    # warm-up
-            rates = sorted(load(mx, args.messages, args.sessions, args.size, args.timeout)
-                           for _ in range(args.repeat))
-            results.append((name, rates[len(rates) // 2]))
+            load(mx, min(100, args.messages), args.sessions, args.size, args.timeout, **sender)    # warm-up
+            runs = sorted(load(mx, args.messages, args.sessions, args.size, args.timeout, **sender)
+                          for _ in range(args.repeat))
+            rates[name] = runs[len(runs) // 2]
     finally:
         mx.run(f"cp -p {SAVED} {MAIN_CF} && rm -f {SAVED} && postfix check && postfix reload && postqueue -f")
         wait_for_empty_queue(mx, bound=300.0)
-    return results
+    return rates
+
+
+def measure_host(mx, args):
+    """[(stage, msg/s)] of the intake stages, from outside."""
+    return list(measure_cases(mx, stages(mx), args).items())
 
 
 def measure_signing(mx, args):
@@ -181,26 +187,10 @@ def measure_signing(mx, args):
     the DKIM signer signs: the signing path, where the intake stages above measure verification.
     office's chain is the one smtpd_milter_maps gives mynetworks (the signer's), so "no milter"
     takes the map out as well."""
-    mx.run(f"cp -p {MAIN_CF} {SAVED}")
-    rates = {}
     converged = postconf(mx, "smtpd_milters", "smtpd_milter_maps")
-    try:
-        for name, milters in (("no milter", {"smtpd_milters": None, "smtpd_milter_maps": None}),
-                              ("converged", {name: converged.get(name) for name in ("smtpd_milters",
-                                                                                   "smtpd_milter_maps")})):
-            apply(mx, dict(milters, defer_transports=None))
-            mx.run("postqueue -f")
-            wait_for_empty_queue(mx)
-            apply(mx, {"defer_transports": "relay"})
-            company = {"client": "office", "sender": "bench@falcot.test"}
-            load(mx, min(100, args.messages), args.sessions, args.size, args.timeout, **company)    # warm-up
-            runs = sorted(load(mx, args.messages, args.sessions, args.size, args.timeout, **company)
-                          for _ in range(args.repeat))
-            rates[name] = runs[len(runs) // 2]
-    finally:
-        mx.run(f"cp -p {SAVED} {MAIN_CF} && rm -f {SAVED} && postfix check && postfix reload && postqueue -f")
-        wait_for_empty_queue(mx, bound=300.0)
-    return rates
+    cases = [("no milter", {"smtpd_milters": None, "smtpd_milter_maps": None}),
+             ("converged", {name: converged.get(name) for name in ("smtpd_milters", "smtpd_milter_maps")})]
+    return measure_cases(mx, cases, args, client="office", sender="bench@falcot.test")
 
 
 def converge(extra_vars, limit):
