@@ -372,6 +372,13 @@ def test_the_keys_are_the_milters_alone_and_in_no_output_or_log(lab, fleet):
         assert held and all(path.startswith("/etc/dkimpy-milter/keys/") for path in held), f"{name}: {held}"
 
 
+def test_every_mx_holds_the_same_keys(lab, fleet):
+    """One key set for the fleet: each MX installs the keys of the controller's vault file, so one DNS
+    record per selector serves every MX (and a host added later gets the same ones)."""
+    digests = {name: lab[name].run("cd /etc/dkimpy-milter/keys && sha256sum *").stdout for name in ("mx1", "mx2")}
+    assert digests["mx1"] and digests["mx1"] == digests["mx2"], digests
+
+
 def test_the_converge_after_the_rotation_changes_nothing(fleet):
     unchanged, recap = recap_all_unchanged(fleet["converge"]().stdout)
     assert unchanged, recap
