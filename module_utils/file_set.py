@@ -10,7 +10,9 @@ and plans what differs: which files to write, which directories to make,
 which attributes to set, what to remove. Nothing is written when any entry is
 wrong. Pure logic: the module reads the host (a snapshot per path) and
 resolves owner and group names; here the entries are checked, compared and
-turned into steps and diffs.
+turned into steps and diffs. A directory entry with ``purge`` also removes
+the regular files directly in it that no entry lists (such as the keys of
+retired DKIM selectors); their content is never shown.
 
 A snapshot is None (nothing at the path) or a dict with ``kind`` (file,
 directory, link or other), ``uid``, ``gid``, ``mode`` (permission bits) and,
@@ -37,7 +39,7 @@ def check_entries(entries):
 
     A normalised entry has path, state, content (bytes, or None), owner,
     group (None: leave as it is, new paths get the module's user and group),
-    mode (int, or None for absent) and secret.
+    mode (int, or None for absent), secret and purge.
     """
     if not isinstance(entries, list):
         raise FileSetError('entries must be a list')
@@ -81,11 +83,16 @@ def check_entries(entries):
                 problems.append('%s: %s must be a name or a number' % (where, name))
         if not isinstance(secret, bool):
             problems.append('%s: secret must be true or false' % where)
+        purge = item.get('purge', False)
+        if not isinstance(purge, bool):
+            problems.append('%s: purge must be true or false' % where)
+        elif purge and state != 'directory':
+            problems.append('%s: only a directory is purged' % where)
         states[path] = state
         checked.append(dict(path=path, state=state,
                             content=content.encode('utf-8') if state == 'file' and isinstance(content, str) else None,
                             owner=item.get('owner'), group=item.get('group'),
-                            mode=mode if state != 'absent' else None, secret=secret))
+                            mode=mode if state != 'absent' else None, secret=secret, purge=purge))
     # An entry below another one comes after it, and never below a file or a path that goes.
     order = {entry['path']: index for index, entry in enumerate(checked)}
     for index, entry in enumerate(checked):
@@ -127,14 +134,16 @@ def resolve_ids(entries, uid_of, gid_of):
     return resolved
 
 
-def plan(entries, snapshot):
+def plan(entries, snapshot, listing=lambda path: []):
     """What brings the host to ``entries`` (checked, with ids): a list of steps; FileSetError if none can.
 
     ``snapshot(path)`` reads one path (see the module docstring); it is asked
     for every entry's path and for the parent directories that no entry
-    makes. A step is a dict: path, entry, action (create, write, attributes,
-    remove), changes (what differs: created, content, owner, group, mode,
-    removed) and before (the snapshot). Entries already right give no step.
+    makes. ``listing(path)`` names what is in a directory to purge (nothing
+    when it does not exist). A step is a dict: path, entry, action (create,
+    write, attributes, remove), changes (what differs: created, content,
+    owner, group, mode, removed) and before (the snapshot). Entries already
+    right give no step; the files a purge removes come last.
     """
     problems, steps, made = [], [], set()
     for entry in entries:
@@ -174,6 +183,17 @@ def plan(entries, snapshot):
         if changes:
             action = 'write' if 'content' in changes else 'attributes'
             steps.append(dict(path=path, entry=entry, action=action, changes=changes, before=current))
+    listed = {entry['path'] for entry in entries}
+    for entry in entries:
+        if not entry.get('purge'):
+            continue
+        for name in sorted(listing(entry['path'])):
+            path = os.path.join(entry['path'], name)
+            current = None if path in listed else snapshot(path)
+            if current and current['kind'] == 'file':
+                unlisted = dict(path=path, state='absent', content=None, owner=None, group=None, mode=None,
+                                secret=True, purge=False, uid=None, gid=None)
+                steps.append(dict(path=path, entry=unlisted, action='remove', changes=['removed'], before=current))
     if problems:
         raise FileSetError('; '.join(problems))
     return steps

@@ -55,6 +55,13 @@ options:
       mode:
         description: Octal mode as a string such as C("0644"). Required for V(file) and V(directory), not given for V(absent).
         type: raw
+      purge:
+        description:
+          - For a V(directory), remove the regular files directly in it that no entry lists, hidden ones too (a
+            temporary file a killed run left, for one). Links and directories in it are left alone. The content
+            of a file removed so is never shown.
+        type: bool
+        default: false
       secret:
         description:
           - The content is never shown, neither in the diff nor in the result, only that it changed; the module
@@ -115,9 +122,15 @@ EXAMPLES = r"""
     state: restarted
   when: opendmarc_files.changed_paths | intersect(['/etc/opendmarc.conf', '/etc/opendmarc/ignore.hosts']) | length > 0
 
-- name: Install a private key
+- name: Install the private keys, and remove the files of keys that no longer sign
   mailforge.postfix.file_set:
     entries:
+      - path: /etc/dkimpy-milter/keys
+        state: directory
+        owner: dkimpy-milter
+        group: dkimpy-milter
+        mode: "0700"
+        purge: true
       - path: /etc/dkimpy-milter/keys/example.org.key
         content: "{{ private_key }}"
         owner: dkimpy-milter
@@ -176,6 +189,14 @@ def snapshot(path):
     return dict(kind=kind, uid=found.st_uid, gid=found.st_gid, mode=stat.S_IMODE(found.st_mode), content=content)
 
 
+def listing(path):
+    """The names in directory ``path``; none when it does not exist (yet)."""
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def apply(step):
     """Carry out one step of the plan."""
     entry, path = step['entry'], step['path']
@@ -215,7 +236,7 @@ class PartlyApplied(Exception):
 def converge(entries, check_mode=False):
     """Bring the host to ``entries`` (the module's parameter): the module's result, with its diff."""
     checked = resolve_ids(check_entries(entries), resolve_uid, resolve_gid)
-    steps = plan(checked, snapshot)
+    steps = plan(checked, snapshot, listing)
     if not check_mode:
         done = []
         for step in steps:
@@ -243,6 +264,7 @@ def main():
                 group=dict(type='str'),
                 mode=dict(type='raw'),
                 secret=dict(type='bool', default=False),
+                purge=dict(type='bool', default=False),
             )),
         ),
         supports_check_mode=True,

@@ -192,13 +192,15 @@ def _seed(tmp):
     (tmp / 'retired.key').write_text('old key\n')
     (tmp / 'gone').mkdir()
     (tmp / 'gone' / 'file').write_text('x')
+    (tmp / 'keys').mkdir()
+    (tmp / 'keys' / 'retired.key').write_text('old key\n')
 
 
 FILE_SET_CASES = {
     'fresh host': (None, _opendmarc_like),
     'content, mode and directory mode': (_seed, _opendmarc_like),
     'secret and absent': (_seed, lambda tmp: [
-        dict(path=str(tmp / 'keys'), state='directory', mode='0700'),
+        dict(path=str(tmp / 'keys'), state='directory', mode='0700', purge=True),
         dict(path=str(tmp / 'keys' / 'a.key'), content=KEY, mode='0600', secret=True),
         dict(path=str(tmp / 'retired.key'), state='absent'),
         dict(path=str(tmp / 'gone'), state='absent'),

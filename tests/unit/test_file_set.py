@@ -37,12 +37,15 @@ def test_entries_are_normalised():
     ])
     assert checked == [
         dict(path='/etc/opendmarc', state='directory', content=None, owner='root', group='root', mode=0o755,
-             secret=False),
+             secret=False, purge=False),
         dict(path='/etc/opendmarc/ignore.hosts', state='file', content='ünïcode\n'.encode(), owner=None, group=None,
-             mode=0o644, secret=False),
-        dict(path='/etc/old', state='absent', content=None, owner=None, group=None, mode=None, secret=False),
-        dict(path='/etc/key', state='file', content=KEY.encode(), owner=0, group=None, mode=0o600, secret=True),
+             mode=0o644, secret=False, purge=False),
+        dict(path='/etc/old', state='absent', content=None, owner=None, group=None, mode=None, secret=False,
+             purge=False),
+        dict(path='/etc/key', state='file', content=KEY.encode(), owner=0, group=None, mode=0o600, secret=True,
+             purge=False),
     ]
+    assert check_entries([entry('/etc/k', state='directory', purge=True)])[0]['purge'] is True
 
 
 def test_a_missing_state_is_a_file():
@@ -76,6 +79,9 @@ def test_a_missing_state_is_a_file():
     ([entry('/etc/x', group=True)], 'group must be a name or a number'),
     ([entry('/etc/x', group=['root'])], 'group must be a name or a number'),
     ([entry('/etc/x', secret='yes')], 'secret must be true or false'),
+    ([entry('/etc/x', state='directory', purge='yes')], 'purge must be true or false'),
+    ([entry('/etc/x', purge=True)], 'entries[0] (/etc/x): only a directory is purged'),
+    ([entry('/etc/x', state='absent', purge=True)], 'only a directory is purged'),
     ([entry('/etc/d'), entry('/etc/d/x')], '/etc/d/x: it lies below /etc/d, which is listed as file'),
     ([entry('/etc/d', state='absent'), entry('/etc/d/x')], 'it lies below /etc/d, which is listed as absent'),
     ([entry('/etc/d/e/x'), entry('/etc/d', state='absent')], '/etc/d/e/x: it lies below /etc/d'),
@@ -177,6 +183,44 @@ PLANS = {
 @pytest.mark.parametrize('entries, snapshot, expected', PLANS.values(), ids=PLANS.keys())
 def test_plan(entries, snapshot, expected):
     assert steps_of(entries, snapshot) == expected
+
+
+KEYS = dict(keys=a_directory(mode=0o700), keys__a=a_file(b'key a'), keys__b=a_file(b'key b'),
+            keys__sub=a_directory(), keys__link=dict(a_file(), kind='link', content=None))
+PURGES = {
+    'unlisted files go, after the rest': (
+        [entry('/etc/keys', state='directory', mode='0700', purge=True), entry('/etc/keys/a', 'key a'),
+         entry('/etc/keys/c', 'key c')], on_host(**KEYS), ['a', 'b', 'c', 'sub', 'link'],
+        [('/etc/keys/c', 'create', ['created']), ('/etc/keys/b', 'remove', ['removed'])]),
+    'hidden files too': (
+        [entry('/etc/keys', state='directory', mode='0700', purge=True)],
+        on_host(keys=a_directory(mode=0o700), **{'keys__.a.key.x1y2': a_file()}), ['.a.key.x1y2'],
+        [('/etc/keys/.a.key.x1y2', 'remove', ['removed'])]),
+    'without purge nothing goes': (
+        [entry('/etc/keys', state='directory', mode='0700'), entry('/etc/keys/a', 'key a')], on_host(**KEYS),
+        ['a', 'b', 'sub', 'link'], []),
+    'an absent entry is not removed twice': (
+        [entry('/etc/keys', state='directory', mode='0700', purge=True), entry('/etc/keys/b', state='absent', secret=True)],
+        on_host(**KEYS), ['a', 'b'], [('/etc/keys/b', 'remove', ['removed']), ('/etc/keys/a', 'remove', ['removed'])]),
+    'a directory still to make': (
+        [entry('/etc/keys', state='directory', mode='0700', purge=True), entry('/etc/keys/a', 'key a')], on_host(),
+        [], [('/etc/keys', 'create', ['created']), ('/etc/keys/a', 'create', ['created'])]),
+}
+
+
+@pytest.mark.parametrize('entries, snapshot, names, expected', PURGES.values(), ids=PURGES.keys())
+def test_purge(entries, snapshot, names, expected):
+    checked = resolve_ids(check_entries(entries), int, int)
+    listed = []
+
+    def listing(path):
+        listed.append(path)
+        return names
+    steps = plan(checked, snapshot, listing)
+    assert [(step['path'], step['action'], step['changes']) for step in steps] == expected
+    assert listed == ([] if not any(e.get('purge') for e in entries) else ['/etc/keys'])
+    # A purged file's content is never shown.
+    assert 'key b' not in json.dumps(diffs(steps))
 
 
 @pytest.mark.parametrize('entries, snapshot, culprit', [
@@ -382,6 +426,27 @@ def test_absent_removes_files_links_and_directories(tmp_path):
     assert os.listdir(tmp_path) == []
     assert os.path.exists('/etc/passwd')
     assert converge([entry(str(tmp_path / name), state='absent') for name in ('a', 'd', 'l')])['changed'] is False
+
+
+def test_purge_removes_unlisted_files_only(tmp_path):
+    keys = tmp_path / 'keys'
+    (keys / 'sub').mkdir(parents=True)
+    for name in ('a.key', 'retired.key', '.a.key.tmp123', 'sub/kept'):
+        (keys / name).write_text('PRIVATE ' + name)
+    os.symlink(tmp_path / 'elsewhere', keys / 'link')
+    (tmp_path / 'elsewhere').write_text('kept')
+    spec = [mine(entry(str(keys), state='directory', mode='0700', purge=True)),
+            mine(entry(str(keys / 'a.key'), 'PRIVATE a.key', mode='0600', secret=True))]
+    checked = converge(spec, check_mode=True)
+    assert sorted(os.listdir(keys)) == ['.a.key.tmp123', 'a.key', 'link', 'retired.key', 'sub']
+    result = converge(spec)
+    assert result == checked
+    assert result['changed_paths'] == [str(keys), str(keys / 'a.key'), str(keys / '.a.key.tmp123'),
+                                       str(keys / 'retired.key')]
+    assert sorted(os.listdir(keys)) == ['a.key', 'link', 'sub']
+    assert (keys / 'sub' / 'kept').exists() and (tmp_path / 'elsewhere').exists()
+    assert 'PRIVATE' not in json.dumps(result)
+    assert converge(spec)['changed'] is False
 
 
 def wanted(tmp_path):
