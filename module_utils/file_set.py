@@ -134,7 +134,7 @@ def resolve_ids(entries, uid_of, gid_of):
     return resolved
 
 
-def plan(entries, snapshot, listing=lambda path: []):
+def plan(entries, snapshot, listing=lambda path: [], check_mode=False):
     """What brings the host to ``entries`` (checked, with ids): a list of steps; FileSetError if none can.
 
     ``snapshot(path)`` reads one path (see the module docstring); it is asked
@@ -144,6 +144,11 @@ def plan(entries, snapshot, listing=lambda path: []):
     write, attributes, remove), changes (what differs: created, content,
     owner, group, mode, removed) and before (the snapshot). Entries already
     right give no step; the files a purge removes come last.
+
+    In check mode a missing directory (not one that is a file) is taken to
+    be made before the real run, by a package installed earlier in the same
+    run for one: the entries below it are planned as created, their steps
+    naming it in ``assumes``. The real run refuses them while it is missing.
     """
     problems, steps, made = [], [], set()
     for entry in entries:
@@ -151,11 +156,14 @@ def plan(entries, snapshot, listing=lambda path: []):
         current = snapshot(path)
         kind = current['kind'] if current else None
         where = '%s (%s)' % (path, state)
+        assumes = None
         if state != 'absent':
             parent = os.path.dirname(path)
             if parent not in made:
                 above = snapshot(parent)
-                if not above or above['kind'] != 'directory':
+                if above is None and check_mode:
+                    assumes = parent
+                elif not above or above['kind'] != 'directory':
                     problems.append('%s: its directory %s does not exist; list it as a directory entry before it'
                                     % (where, parent))
             if state == 'directory':
@@ -173,6 +181,8 @@ def plan(entries, snapshot, listing=lambda path: []):
             continue
         if current is None:
             steps.append(dict(path=path, entry=entry, action='create', changes=['created'], before=None))
+            if assumes:
+                steps[-1]['assumes'] = assumes
             continue
         changes = []
         if state == 'file' and current['content'] != entry['content']:

@@ -78,6 +78,9 @@ attributes:
     details:
       - Reads and compares every path and reports what would change; writes nothing. A directory that an earlier
         entry would make counts as existing.
+      - A missing directory that no entry makes is taken to be made before the real run (by a package installed
+        earlier in the same run, for one), so the paths below it are reported as created and the directory is
+        listed in RV(assumed_directories); the real run refuses them, writing nothing, while it is missing.
   diff_mode:
     support: full
     details:
@@ -155,6 +158,14 @@ changes:
   type: list
   elements: dict
   sample: [{path: /etc/opendmarc/ignore.hosts, changes: [content]}, {path: /etc/opendmarc, changes: [mode]}]
+assumed_directories:
+  description:
+    - In check mode, the missing directories that no entry makes and that the paths below them were planned
+      in; a real run needs them. Always empty outside check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/dkimpy-milter]
 """
 
 import os
@@ -236,7 +247,7 @@ class PartlyApplied(Exception):
 def converge(entries, check_mode=False):
     """Bring the host to ``entries`` (the module's parameter): the module's result, with its diff."""
     checked = resolve_ids(check_entries(entries), resolve_uid, resolve_gid)
-    steps = plan(checked, snapshot, listing)
+    steps = plan(checked, snapshot, listing, check_mode)
     if not check_mode:
         done = []
         for step in steps:
@@ -250,6 +261,7 @@ def converge(entries, check_mode=False):
         changed_paths=[step['path'] for step in steps],
         changes=[dict(path=step['path'], changes=step['changes']) for step in steps],
         diff=diffs(steps),
+        assumed_directories=sorted({step['assumes'] for step in steps if step.get('assumes')}),
     )
 
 

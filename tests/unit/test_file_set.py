@@ -240,6 +240,25 @@ def test_impossible_plans_are_refused(entries, snapshot, culprit):
     assert culprit in str(caught.value)
 
 
+def test_check_mode_takes_a_missing_directory_to_be_made_before_the_real_run():
+    # A fresh host in check mode: the package that makes /etc/dkimpy-milter was not installed.
+    entries = resolve_ids(check_entries([entry('/etc/dkimpy-milter/keys', state='directory', mode='0700', purge=True),
+                                         entry('/etc/dkimpy-milter/keys/a.key', 'key', mode='0600'),
+                                         entry('/etc/dkimpy-milter/KeyTable'), entry('/etc/mailname')]), int, int)
+    steps = plan(entries, on_host(), lambda path: [], check_mode=True)
+    assert [(step['path'], step['action'], step.get('assumes')) for step in steps] == [
+        ('/etc/dkimpy-milter/keys', 'create', '/etc/dkimpy-milter'),
+        ('/etc/dkimpy-milter/keys/a.key', 'create', None),
+        ('/etc/dkimpy-milter/KeyTable', 'create', '/etc/dkimpy-milter'),
+        ('/etc/mailname', 'create', None)]
+    with pytest.raises(FileSetError) as caught:
+        plan(entries, on_host(), lambda path: [])
+    assert 'its directory /etc/dkimpy-milter does not exist' in str(caught.value)
+    # A file where the directory should be is refused in check mode too.
+    with pytest.raises(FileSetError):
+        plan(entries, on_host(**{'dkimpy-milter': a_file()}), lambda path: [], check_mode=True)
+
+
 def test_a_refused_plan_names_every_problem():
     with pytest.raises(FileSetError) as caught:
         steps_of([entry('/etc/ok', 'changed'), entry('/etc/d/a'), entry('/etc/e/b')], on_host(ok=a_file()))
@@ -482,6 +501,22 @@ def test_check_mode_writes_nothing_and_reports_what_a_run_changes(tmp_path, setu
     applied = converge(wanted(tmp_path))
     assert checked == applied
     assert checked['changed'] is True
+
+
+def test_check_mode_on_a_fresh_host_reports_the_directories_it_assumes(tmp_path):
+    spec = [mine(entry(str(tmp_path / 'pkg' / 'keys'), state='directory', mode='0700', purge=True)),
+            mine(entry(str(tmp_path / 'pkg' / 'keys' / 'a.key'), KEY, mode='0600', secret=True)),
+            mine(entry(str(tmp_path / 'pkg' / 'KeyTable'), 'table\n'))]
+    result = converge(spec, check_mode=True)
+    assert result['assumed_directories'] == [str(tmp_path / 'pkg')]
+    assert result['changed_paths'] == [e['path'] for e in spec]
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(FileSetError):
+        converge(spec)
+    assert os.listdir(tmp_path) == []
+    (tmp_path / 'pkg').mkdir()
+    applied = converge(spec)
+    assert (applied['changed_paths'], applied['assumed_directories']) == (result['changed_paths'], [])
 
 
 def test_secret_content_is_in_neither_the_result_nor_the_diff(tmp_path):
