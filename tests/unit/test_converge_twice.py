@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf
 from ansible_collections.mailforge.postfix.plugins.module_utils.service_sync import stale
+from ansible_collections.mailforge.postfix.plugins.modules import file_set as file_set_module
 from ansible_collections.mailforge.postfix.plugins.modules import pg_login_check
 from ansible_collections.mailforge.postfix.plugins.modules import postconf as postconf_module
 from ansible_collections.mailforge.postfix.plugins.modules import postfix_map as postfix_map_module
@@ -24,6 +25,9 @@ from ansible_collections.mailforge.postfix.plugins.modules.service_sync import f
 from ansible_collections.mailforge.postfix.plugins.modules.smtpd_restrictions import check as restrictions_check
 from ansible_collections.mailforge.postfix.plugins.modules.virtual_domains import check as domains_check
 from fakes import FakePostconf, FakeRun
+from test_file_set import GROUP as FILE_GROUP
+from test_file_set import KEY
+from test_file_set import OWNER as FILE_OWNER
 from test_pg_login_check import scram_server
 from test_postconf_module import MAIN_CF, MASTER_CF
 from test_postconf_module import run_converge as postconf_converge
@@ -167,6 +171,64 @@ def test_postfix_map_stale_index_is_rebuilt_once(tmp_path):
                                                   lambda run: map_converge(run, map_params(source)))
     assert len(writes(first_run)) == 1
     assert second['rebuilt'] is False
+
+
+# --- file_set -----------------------------------------------------------------------------------------------
+
+def _opendmarc_like(tmp):
+    """The dmarc role's set: a directory, two files in and beside it, a socket directory."""
+    return [
+        dict(path=str(tmp / 'opendmarc'), state='directory', mode='0755'),
+        dict(path=str(tmp / 'opendmarc' / 'ignore.hosts'), content='127.0.0.0/8\n::1/128\n', mode='0644'),
+        dict(path=str(tmp / 'spool'), state='directory', mode='0750'),
+        dict(path=str(tmp / 'opendmarc.conf'), content='AuthservID mx1.falcot.test\n', mode='0644'),
+    ]
+
+
+def _seed(tmp):
+    (tmp / 'opendmarc').mkdir(mode=0o700)
+    (tmp / 'opendmarc.conf').write_text('AuthservID old\n')
+    os.chmod(tmp / 'opendmarc.conf', 0o600)
+    (tmp / 'retired.key').write_text('old key\n')
+    (tmp / 'gone').mkdir()
+    (tmp / 'gone' / 'file').write_text('x')
+    (tmp / 'keys').mkdir()
+    (tmp / 'keys' / 'retired.key').write_text('old key\n')
+
+
+FILE_SET_CASES = {
+    'fresh host': (None, _opendmarc_like),
+    'content, mode and directory mode': (_seed, _opendmarc_like),
+    'secret and absent': (_seed, lambda tmp: [
+        dict(path=str(tmp / 'keys'), state='directory', mode='0700', purge=True),
+        dict(path=str(tmp / 'keys' / 'a.key'), content=KEY, mode='0600', secret=True),
+        dict(path=str(tmp / 'retired.key'), state='absent'),
+        dict(path=str(tmp / 'gone'), state='absent'),
+        dict(path=str(tmp / 'never-there'), state='absent')]),
+}
+
+
+@pytest.mark.parametrize('seed, make_entries', FILE_SET_CASES.values(), ids=FILE_SET_CASES.keys())
+def test_file_set_twice(tmp_path, seed, make_entries):
+    if seed:
+        seed(tmp_path)
+    entries = [dict(entry, owner=FILE_OWNER, group=FILE_GROUP) if entry.get('state') != 'absent' else entry
+               for entry in make_entries(tmp_path)]
+
+    def directories():
+        found = {}
+        for parent, _dirs, _names in os.walk(tmp_path):
+            info = os.stat(parent)
+            found[parent] = (info.st_ino, info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns, info.st_ctime_ns)
+        return found
+    first, second, _run1, _run = twice_with(lambda: FakeRun(), tmp_path,
+                                            lambda run: file_set_module.converge(entries))
+    assert first['changed_paths']
+    assert (second['changed_paths'], second['changes'], second['diff']) == ([], [], [])
+    before = directories()
+    assert file_set_module.converge(entries, check_mode=True)['changed'] is False
+    assert file_set_module.converge(entries)['changed'] is False
+    assert directories() == before
 
 
 # --- sasldb_users -------------------------------------------------------------------------------------------
