@@ -2,22 +2,31 @@
 import argparse
 import os
 import re
+import ipaddress
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 TOP = Path(__file__).resolve().parents[1]
 TARGET_SECONDS_PER_HOST = 8.0
+# Extra MX hosts (--extra-mx) get addresses from here on; the lab's own hosts sit below.
+EXTRA_MX_FIRST_ADDRESS = ipaddress.ip_address("198.18.0.60")
+EXTRA_MX_MAX = 30
+FLEET_RATIO_TARGET = 2.5
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def playbook(env):
+def playbook(env, *arguments):
     """(wall seconds, controller CPU seconds (user, sys), output) of one site.yml run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml"], cwd=TOP, env=env,
+    result = subprocess.run([str(TOP / ".venv/bin/ansible-playbook"), "site.yml", *arguments], cwd=TOP, env=env,
                             capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -27,34 +36,75 @@ def playbook(env):
     return elapsed, (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime), result.stdout
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reuse", action="store_true", help="the lab is already up and converged")
-    args = parser.parse_args()
-    env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-           "PATH": f"{TOP / '.venv/bin'}:{os.environ['PATH']}"}
-    if not args.reuse:
-        subprocess.run([str(TOP / "lab/lab"), "up"], check=True)
-        first, _, _ = playbook(env)
-        print(f"first converge: {first:.1f} s")
-    elapsed, (user, system), output = playbook(env)
+def extended_inventory(directory, extra):
+    """A copy of the lab inventory with ``extra`` more Debian 12 MX hosts; the path of its hosts.yml."""
+    shutil.copytree(TOP / "inventory/lab", directory, dirs_exist_ok=True)
+    hosts_file = Path(directory) / "hosts.yml"
+    inventory = yaml.safe_load(hosts_file.read_text())
+    mx_hosts = inventory["all"]["children"]["mail_servers"]["children"]["mx_hosts"]["hosts"]
+    for number in range(1, extra + 1):
+        mx_hosts[f"mxe{number}"] = {"ansible_host": str(EXTRA_MX_FIRST_ADDRESS + number - 1),
+                                    "lab_suite": "bookworm", "lab_fqdn": f"mxe{number}.falcot.test"}
+    hosts_file.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return hosts_file
+
+
+def boot_and_converge(env):
+    """The lab up (as env's inventory says), its DKIM keys made, one converge; its wall time."""
+    subprocess.run([str(TOP / "lab/lab"), "up"], check=True, env=env)
+    subprocess.run(["bash", str(TOP / "scripts/lab-dkim-keys")], check=True, env=env, capture_output=True)
+    first, _, _ = playbook(env)
+    return first
+
+
+def report(label, elapsed, cpu, output, target_per_host=None):
+    """Print one no-op run's figures; return its wall time."""
+    user, system = cpu
     recap = {m.group(1): m.groups()[1:] for m in RECAP.finditer(output)}
     tasks = len(re.findall(r"^TASK \[", output, re.M))
     handlers = len(re.findall(r"^RUNNING HANDLER \[", output, re.M))
-    hosts = len(recap)
     changed = sum(int(values[1]) for values in recap.values())
-    # Hosts converge in parallel, so each host's run lasted at most the wall
-    # time: comparing the wall time with the per-host target is the safe side.
-    per_host = elapsed
-    print(f"no-op converge of site.yml: {elapsed:.2f} s wall for {hosts} hosts (run in parallel), "
-          f"{tasks} tasks, {handlers} handlers, changed={changed}")
-    print(f"  per host: at most {per_host:.2f} s; target {TARGET_SECONDS_PER_HOST:.0f} s per host: "
-          f"ratio {per_host / TARGET_SECONDS_PER_HOST:.2f} of the target")
-    print(f"  per task: {elapsed / tasks:.2f} s" if tasks else "  no tasks ran")
+    mx = sorted(name for name in recap if name.startswith("mx"))
+    print(f"{label}: {len(recap)} hosts ({len(mx)} MX), {tasks} tasks, {handlers} handlers, changed={changed}")
+    print(f"  wall time: {elapsed:.2f} s ({elapsed / tasks:.2f} s per task)" if tasks else "  no tasks ran")
     print(f"  controller CPU: {user:.1f} s user + {system:.1f} s sys; the rest of the wall time is the "
           f"modules running on the hosts (which share this machine's cores in the lab) and waiting")
+    if target_per_host:
+        # Hosts converge in parallel, so each host's run lasted at most the wall
+        # time: comparing the wall time with the per-host target is the safe side.
+        print(f"  per host: at most {elapsed:.2f} s; target {target_per_host:.0f} s per host: "
+              f"ratio {elapsed / target_per_host:.2f} of the target")
     if changed:
         print("  warning: the re-run changed something; it was not a no-op")
+    return elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reuse", action="store_true", help="the lab is already up and converged")
+    parser.add_argument("--extra-mx", type=int, default=0, metavar="N",
+                        help="boot the lab with N more MX hosts (Debian 12) and compare the fleet's no-op "
+                             "with one MX's; implies a fresh lab and a first converge (--reuse ignored)")
+    args = parser.parse_args()
+    if not 0 <= args.extra_mx <= EXTRA_MX_MAX:
+        parser.error(f"--extra-mx takes 0 to {EXTRA_MX_MAX}")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_VAULT_PASSWORD_FILE": os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE", str(TOP / "lab/vault-pass")),
+           "PATH": f"{TOP / '.venv/bin'}:{os.environ['PATH']}"}
+    if args.extra_mx:
+        with tempfile.TemporaryDirectory(prefix="noop-fleet-") as directory:
+            hosts_file = extended_inventory(directory, args.extra_mx)
+            env = {**env, "MAILFORGE_LAB_INVENTORY": str(hosts_file), "ANSIBLE_INVENTORY": str(hosts_file)}
+            print(f"first converge with {args.extra_mx} extra MX: {boot_and_converge(env):.1f} s")
+            # The same fleet, the run limited to one MX (and the hosts that are not MX).
+            one = report("no-op, one MX (--limit)", *playbook(env, "--limit", "greylist_db:mailbox_hosts:mx1"))
+            every = report("no-op, every MX", *playbook(env))
+        print(f"fleet ratio: {every / one:.2f} (target at most {FLEET_RATIO_TARGET} with 8 MX)")
+        print("the lab still runs the extra MX hosts: `lab/lab up` or `lab/lab down` removes them")
+        return
+    if not args.reuse:
+        print(f"first converge: {boot_and_converge(env):.1f} s")
+    report("no-op converge of site.yml", *playbook(env), target_per_host=TARGET_SECONDS_PER_HOST)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 LAB_DIR = PROJECT / "lab"
-INVENTORY = PROJECT / "inventory" / "lab" / "hosts.yml"
+# bench/noop_converge --extra-mx boots a copy with more MX hosts through this variable.
+INVENTORY = Path(os.environ.get("MAILFORGE_LAB_INVENTORY", PROJECT / "inventory" / "lab" / "hosts.yml"))
 PACKAGES_FILE = LAB_DIR / "packages.txt"
 IMAGE_HOOK = LAB_DIR / "image-hook.sh"
 DNS_CONF = LAB_DIR / "dns.conf"
