@@ -2,15 +2,18 @@
 
 Reads a JSON job on stdin: {"servers": [...], "port", "sessions", "messages",
 "rate" (messages per second, all sessions together), "seconds" (hard bound),
-"sender", "recipient", "tag"}. Each session keeps one connection and sends
+"sender", "recipient", "tag", optional "stop_file": a path on this host whose
+appearance ends the load early}. Each session keeps one connection and sends
 its share of the messages, paced; a refused connection, a 4xx or a dropped
 session (a server restarting) is counted and the session reconnects. Each
 attempt carries Message-ID <TAG-N.ATTEMPT@lab.test>. It stops by itself after the
-messages or the time bound, whichever comes first, and prints JSON:
-{"accepted": ["TAG-N.ATTEMPT" answered 250 after DATA], "failed": count, "errors": [a few]}.
+messages, the time bound or the stop file, whichever comes first, and prints JSON:
+{"accepted": ["TAG-N.ATTEMPT" answered 250 after DATA], "attempted": messages begun,
+"failed": count, "errors": [a few]}.
 Standard library only, because lab hosts have nothing else.
 """
 import json
+import os
 import smtplib
 import socket
 import sys
@@ -18,14 +21,21 @@ import threading
 import time
 
 
-def session(job, index, numbers, accepted, failures, deadline):
+def stopped(job):
+    return bool(job.get("stop_file")) and os.path.exists(job["stop_file"])
+
+
+def session(job, index, numbers, accepted, attempted, failures, deadline):
     server = job["servers"][index % len(job["servers"])]
     interval = job["sessions"] / job["rate"]
     client = None
     for number in numbers:
         due = job["started"] + number / job["rate"]
-        while time.monotonic() < min(due, deadline):
+        while time.monotonic() < min(due, deadline) and not stopped(job):
             time.sleep(min(0.05, due - time.monotonic()))
+        if stopped(job) or time.monotonic() >= deadline:
+            break
+        attempted.append(number)
         attempt = 0
         while time.monotonic() < deadline:
             attempt += 1
@@ -62,15 +72,15 @@ def run(job):
     socket.setdefaulttimeout(10)
     job["started"] = time.monotonic()
     deadline = job["started"] + job["seconds"]
-    accepted, failures = [], []
+    accepted, attempted, failures = [], [], []
     threads = [threading.Thread(target=session, args=(job, index, range(index, job["messages"], job["sessions"]),
-                                                      accepted, failures, deadline))
+                                                      accepted, attempted, failures, deadline))
                for index in range(job["sessions"])]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"accepted": sorted(accepted), "failed": len(failures), "errors": failures[:10],
+    return {"accepted": sorted(accepted), "attempted": len(attempted), "failed": len(failures), "errors": failures[:10],
             "seconds": round(time.monotonic() - job["started"], 1)}
 
 
