@@ -325,12 +325,13 @@ def converge(params, postmap, postconf, check_mode=False):
     return converge_tables([params], postmap, postconf, check_mode)[0]
 
 
-def converge_tables(tables, postmap, postconf, check_mode=False):
+def converge_tables(tables, postmap, postconf, check_mode=False, name_tables=False):
     """Bring every table of ``tables`` (see tables_of) to its content and attributes: one result each.
 
-    Every table is checked first (ValueError), then every changed one is
-    built and checked by Postfix in a private directory (StagedValidationError
-    names the table), and only then are they installed, in order.
+    Every table is checked first (ValueError, which starts with the table's
+    path when ``name_tables``), then every changed one is built and checked by
+    Postfix in a private directory (StagedValidationError names the table),
+    and only then are they installed, in order.
     """
     default_type = []
 
@@ -341,7 +342,14 @@ def converge_tables(tables, postmap, postconf, check_mode=False):
             default_type.append(postconf.value('default_database_type'))
         return default_type[0]
 
-    plans = [_plan(table, type_of(table)) for table in tables]
+    plans = []
+    for table in tables:
+        try:
+            plans.append(_plan(table, type_of(table)))
+        except ValueError as error:
+            if not name_tables:
+                raise
+            raise ValueError('%s: %s' % (table['path'], error)) from error
     with ExitStack() as stack:
         staged = [_stage(plan, postmap, stack, check_mode) if plan['rewrite'] or plan['rebuild'] else None
                   for plan in plans]
@@ -485,7 +493,8 @@ def main():
         for table in tables:
             if table['hide_values']:
                 module.no_log_values.update(_secret_strings(table['entries']))
-        results = converge_tables(tables, postmap, postconf, module.check_mode)
+        results = converge_tables(tables, postmap, postconf, module.check_mode,
+                                  name_tables=params['maps'] is not None)
     except (ValueError, OSError, PostfixCommandError, StagedValidationError) as error:
         module.fail_json(msg=str(error))
     diffs = [result.pop('diff') for result in results]

@@ -300,7 +300,7 @@ def test_bad_maps_are_refused(maps, error):
 def converge_maps(run, maps, check_mode=False, **overrides):
     return converge_tables(tables_of(task(maps, owner=OWNER, group=GROUP, **overrides)),
                            Postmap(run, 'postmap', '/etc/postfix'), Postconf(run, 'postconf', '/etc/postfix'),
-                           check_mode)
+                           check_mode, name_tables=True)
 
 
 def test_several_tables_in_one_call_each_with_its_result(tmp_path):
@@ -332,7 +332,7 @@ def test_the_default_type_is_asked_once(tmp_path):
 FAILING = {
     'bad input in the second table': (
         FakePostmap(), item('header_checks', type='pcre', rules=[{'pattern': 'x', 'action': 'REJECT'}]),
-        ValueError, 'pattern', []),
+        ValueError, r'^\S*/header_checks: rules\[0\]: pattern', []),
     'postmap warns about the second table': (
         FakePostmap(probe_stderr=PCRE_STDERR),
         item('header_checks', type='pcre', rules=[{'pattern': '/a/', 'action': 'REJECT'},
