@@ -331,7 +331,8 @@ def converge_tables(tables, postmap, postconf, check_mode=False, name_tables=Fal
     Every table is checked first (ValueError, which starts with the table's
     path when ``name_tables``), then every changed one is built and checked by
     Postfix in a private directory (StagedValidationError names the table),
-    and only then are they installed, in order.
+    and only then are they installed, in order (with ``name_tables``, an
+    OSError there is a PartlyInstalled naming the tables changed before it).
     """
     default_type = []
 
@@ -354,9 +355,25 @@ def converge_tables(tables, postmap, postconf, check_mode=False, name_tables=Fal
         staged = [_stage(plan, postmap, stack, check_mode) if plan['rewrite'] or plan['rebuild'] else None
                   for plan in plans]
         if not check_mode:
+            done = []
             for plan, files in zip(plans, staged):
-                _install(plan, files)
+                try:
+                    _install(plan, files)
+                except OSError as error:
+                    if not name_tables:
+                        raise
+                    raise PartlyInstalled('%s: %s' % (plan['path'], error), done) from error
+                if plan['result']['changed']:
+                    done.append(plan['path'])
     return [plan['result'] for plan in plans]
+
+
+class PartlyInstalled(Exception):
+    """Installing a table failed on the host; ``done`` lists the tables changed before it."""
+
+    def __init__(self, message, done):
+        super().__init__(message)
+        self.done = done
 
 
 def _plan(params, map_type):
@@ -495,6 +512,9 @@ def main():
                 module.no_log_values.update(_secret_strings(table['entries']))
         results = converge_tables(tables, postmap, postconf, module.check_mode,
                                   name_tables=params['maps'] is not None)
+    except PartlyInstalled as error:
+        module.fail_json(msg='%s; changed before it: %s' % (error, ', '.join(error.done) or 'nothing'),
+                         changed=bool(error.done), changed_paths=error.done)
     except (ValueError, OSError, PostfixCommandError, StagedValidationError) as error:
         module.fail_json(msg=str(error))
     diffs = [result.pop('diff') for result in results]

@@ -7,7 +7,8 @@ import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf, Postmap
 from ansible_collections.mailforge.postfix.plugins.module_utils.staging import StagedValidationError
-from ansible_collections.mailforge.postfix.plugins.modules.postfix_map import converge, converge_tables, tables_of
+from ansible_collections.mailforge.postfix.plugins.modules.postfix_map import (
+    PartlyInstalled, converge, converge_tables, tables_of)
 from fakes import CIDR_STDERR, PCRE_STDERR, FakeRun
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
@@ -363,3 +364,21 @@ def test_several_tables_in_check_mode_write_nothing(tmp_path):
     assert [r['changed'] for r in results] == [True, True]
     assert sorted(os.listdir(tmp_path)) == ['virtual', 'virtual.db']
     assert source.read_text() == VIRTUAL_TEXT
+
+
+def test_a_table_that_cannot_be_installed_names_those_changed_before_it(tmp_path, monkeypatch):
+    real_rename = os.rename
+
+    def rename(source, destination):
+        if os.path.basename(destination) == 'relay_recipients.db':
+            raise PermissionError('Permission denied')
+        real_rename(source, destination)
+
+    monkeypatch.setattr(os, 'rename', rename)
+    with pytest.raises(PartlyInstalled) as caught:
+        converge_maps(FakeRun(FakePostmap()), [item(tmp_path / 'transport', entries={'a': 'b'}),
+                                               item(tmp_path / 'relay_recipients', entries={'c': 'OK'})],
+                      type='hash')
+    assert caught.value.done == [str(tmp_path / 'transport')]
+    assert str(caught.value).startswith('%s/relay_recipients: ' % tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ['transport', 'transport.db']
