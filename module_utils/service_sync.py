@@ -30,6 +30,11 @@ STATES = ('started',)
 # ``systemctl is-enabled`` succeeds, less enabled-runtime (enabled until the
 # next boot only; ansible.builtin.systemd_service enables such a unit too).
 ENABLED = frozenset(('enabled', 'static', 'indirect', 'generated', 'alias', 'transient'))
+# Where unit files and drop-ins live: one of them newer than the unit's last
+# start is read with a daemon-reload before the restart, whatever systemd's
+# NeedDaemonReload says (it misses a new file in /etc that overrides the
+# package's unit in /lib).
+UNIT_DIRS = ('/etc/systemd/', '/run/systemd/', '/lib/systemd/', '/usr/lib/systemd/')
 # What reload and restart are called in the result.
 DONE = {'reload': 'reloaded', 'restart': 'restarted'}
 _UNIT = re.compile(r'^[A-Za-z0-9@._:-]+\.(service|socket)$|^[A-Za-z0-9@._:-]+$')
@@ -65,19 +70,21 @@ def check_services(services):
             problems.append('services[%d] (%s): check must be an argv list' % (index, unit))
         state, enabled, masked = item.get('state'), item.get('enabled'), item.get('masked')
         restart = item.get('restart') or False
+        daemon_reload = item.get('daemon_reload') or False
         if state is not None and state not in STATES:
             problems.append('services[%d] (%s): state must be one of %s' % (index, unit, ', '.join(STATES)))
-        for name, value in (('enabled', enabled), ('masked', masked), ('restart', restart)):
+        for name, value in (('enabled', enabled), ('masked', masked), ('restart', restart),
+                            ('daemon_reload', daemon_reload)):
             if value is not None and not isinstance(value, bool):
                 problems.append('services[%d] (%s): %s must be a boolean' % (index, unit, name))
-        if masked is True and (state is not None or enabled is True or restart is True or files):
-            problems.append('services[%d] (%s): a masked unit takes no state, enabled, restart or files'
+        if masked is True and (state is not None or enabled is True or restart is True or files or daemon_reload):
+            problems.append('services[%d] (%s): a masked unit takes no state, enabled, restart, daemon_reload or files'
                             % (index, unit))
         if not files and state is None and enabled is None and masked is None and restart is not True:
             problems.append('services[%d] (%s): nothing to do: give files, state, enabled, masked or restart'
                             % (index, unit))
         checked.append(dict(unit=unit, files=files, action=action, stamp=stamp, check=check, state=state,
-                            enabled=enabled, masked=masked, restart=restart))
+                            enabled=enabled, masked=masked, restart=restart, daemon_reload=daemon_reload))
     if problems:
         raise ServiceSyncError('; '.join(problems))
     return checked
@@ -103,7 +110,10 @@ def plan(service, unit, file_times, stamp_time):
 
     ``unit`` describes the unit as systemd shows it: ``active_since`` (when it last
     became active, None when it is not active), ``unread`` (its unit file changed
-    since systemd read it), ``unit_file_state`` and ``load_state``. The actions
+    since systemd read it), ``unit_file_state`` and ``load_state``. A daemon-reload
+    comes first when systemd asks for one, when the service asks for one
+    (``daemon_reload``: its unit file changed in this run) or when a unit file or
+    drop-in among its files is newer than its last load. The actions
     are those of the module's result: masked, unmasked, daemon-reload, enabled,
     disabled, started, restarted, reloaded. A unit that is not active is started
     only with state started (the start loads its files: no restart after it);
@@ -115,7 +125,11 @@ def plan(service, unit, file_times, stamp_time):
     actions = []
     if service.get('masked') is False and is_masked:
         actions.append('unmasked')
-    if unit.get('unread'):
+    active_since = unit.get('active_since')
+    loaded = max(active_since, stamp_time or 0.0) if active_since is not None else None
+    unit_file_newer = loaded is not None and any(
+        mtime > loaded and path.startswith(UNIT_DIRS) for path, mtime in file_times.items())
+    if unit.get('unread') or service.get('daemon_reload') or unit_file_newer:
         actions.append('daemon-reload')
     enabled = unit.get('unit_file_state') in ENABLED
     if service.get('enabled') is True and not enabled:

@@ -63,6 +63,17 @@ options:
             one of the service's files in RV(mailforge.postfix.file_set#module:changed_paths).
         type: bool
         default: false
+      daemon_reload:
+        description:
+          - V(true) runs C(systemctl daemon-reload) before the unit is started or restarted, for a unit file or drop-in
+            changed in this run, for example a new file in C(/etc/systemd/system) that overrides the package's unit
+            (systemd's C(NeedDaemonReload) does not report that one).
+          - A daemon-reload also comes first, without this, when systemd reports C(NeedDaemonReload) or when one of
+            O(services[].files) under C(/etc/systemd), C(/run/systemd), C(/lib/systemd) or C(/usr/lib/systemd) is
+            newer than the unit's last start (a run that died before its daemon-reload). One call reloads systemd at
+            most once.
+        type: bool
+        default: false
       state:
         description:
           - V(started) starts the unit if it is not active. Left out, a unit that is not active is left alone.
@@ -75,7 +86,7 @@ options:
         description:
           - V(true) masks the unit (a missing unit too), so that nothing starts it, for example before the package
             that would start it is installed. Such an entry takes no O(services[].files), O(services[].state),
-            O(services[].enabled) or O(services[].restart).
+            O(services[].enabled), O(services[].restart) or O(services[].daemon_reload).
           - V(false) unmasks a masked unit.
         type: bool
       stamp:
@@ -215,6 +226,7 @@ def main():
                 files=dict(type='list', elements='str', default=[]),
                 action=dict(type='str', choices=['reload', 'restart'], default='restart'),
                 restart=dict(type='bool', default=False),
+                daemon_reload=dict(type='bool', default=False),
                 state=dict(type='str', choices=['started']),
                 enabled=dict(type='bool'),
                 masked=dict(type='bool'),
@@ -229,7 +241,7 @@ def main():
     except ServiceSyncError as error:
         module.fail_json(msg=str(error))
     systemctl = module.get_bin_path('systemctl', required=True)
-    synced, actions = [], {}
+    synced, actions, units_read = [], {}, False
 
     def fail(msg):
         module.fail_json(msg=msg, changed=bool(actions), synced=synced, actions=actions)
@@ -250,6 +262,9 @@ def main():
         for action in todo:
             if action == 'daemon-reload':
                 # A unit file written by this run or by a run that died before its daemon-reload.
+                if units_read:
+                    continue
+                units_read = True
                 argv = [systemctl, 'daemon-reload']
             else:
                 argv = [systemctl, COMMANDS[action], unit]

@@ -33,7 +33,8 @@ def test_a_service_is_stale_when_a_file_is_newer_than_its_last_load(file_times, 
 def test_services_are_normalised():
     checked = check_services([{'unit': 'postgrey.service', 'files': ['/etc/default/postgrey']}])
     assert checked == [dict(unit='postgrey.service', files=['/etc/default/postgrey'], action='restart',
-                            stamp=None, check=None, state=None, enabled=None, masked=None, restart=False)]
+                            stamp=None, check=None, state=None, enabled=None, masked=None, restart=False,
+                            daemon_reload=False)]
     # A unit that is only masked needs no files.
     assert check_services([{'unit': 'clamav-freshclam.service', 'masked': True}])[0]['files'] == []
 
@@ -135,6 +136,13 @@ RUN = dict(SERVICE, state='started', enabled=True, masked=None, restart=False)
     # A changed unit file is read first.
     (RUN, dict(ENABLED_ACTIVE, unread=True), {'/u': 600.0}, None, (['daemon-reload', 'restarted'], '/u')),
     (RUN, dict(STOPPED, unread=True), {}, None, (['daemon-reload', 'enabled', 'started'], None)),
+    # Asked for (the unit file changed in this run), or a unit file or drop-in newer than the last start (a run
+    # that died before its daemon-reload; a new file in /etc overriding /lib's is not NeedDaemonReload).
+    (dict(RUN, daemon_reload=True), STOPPED, {}, None, (['daemon-reload', 'enabled', 'started'], None)),
+    (RUN, ENABLED_ACTIVE, {'/etc/systemd/system/sqlgrey.service': 600.0}, None,
+     (['daemon-reload', 'restarted'], '/etc/systemd/system/sqlgrey.service')),
+    (RUN, ENABLED_ACTIVE, {'/etc/systemd/system/sqlgrey.service': 400.0, '/etc/sqlgrey/sqlgrey.conf': 600.0}, None,
+     (['restarted'], '/etc/sqlgrey/sqlgrey.conf')),
     # Masking: once.
     (dict(SERVICE, files=[], masked=True), STOPPED, {}, None, (['masked'], None)),
     (dict(SERVICE, files=[], masked=True), dict(STOPPED, unit_file_state='masked'), {}, None, ([], None)),
@@ -182,6 +190,15 @@ def test_one_call_masks_enables_starts_and_restarts(tmp_path, monkeypatch):
         ['systemctl', 'start', 'opendmarc.service'],
         ['postgrey', '--check'],
         ['systemctl', 'restart', 'postgrey.service']]
+
+
+def test_systemd_is_reloaded_once_per_call(monkeypatch):
+    module = _Module([{'unit': 'a.service', 'state': 'started', 'daemon_reload': True},
+                      {'unit': 'b.service', 'state': 'started', 'daemon_reload': True}], SHOW_STOPPED)
+    result = run_main(monkeypatch, module)
+    assert [argv[1:] for argv in module.calls if argv[1] != 'show'] == [
+        ['daemon-reload'], ['start', 'a.service'], ['start', 'b.service']]
+    assert result['actions'] == {'a.service': ['daemon-reload', 'started'], 'b.service': ['started']}
 
 
 def test_a_no_op_changes_nothing(tmp_path, monkeypatch):
