@@ -156,7 +156,8 @@ def test_a_clamav_milter_change_is_applied(lab, marker):
         return text if refused else f"not refused as infected: {transcript}"
 
     wait_until(lambda: "Crash test: " in rejection(), "clamav-milter rejecting with the edited text")
-    crash_and_repair(mx1, [("antivirus : Configure clamav-milter", lambda: "Crash test: " in rejection(),
+    crash_and_repair(mx1, [("antivirus : Write ClamAV's configuration and clamd's drop-ins",
+                            lambda: "Crash test: " in rejection(),
                             lambda: "Rejected: infected with" in rejection())])
 
 
