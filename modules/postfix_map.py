@@ -12,6 +12,9 @@ short_description: Manage a whole Postfix lookup table and its index
 description:
   - Writes a Postfix lookup table source file from O(entries) or O(rules). The module owns the
     whole file, so entries that are not listed are removed.
+  - Or writes several tables in one module call, O(maps), where a role would otherwise run one task (a module
+    execution on the host) per table. Every table is checked, and its new file built and checked by Postfix, before
+    any table changes; then they are installed in the order of O(maps).
   - The file is rendered deterministically, a header comment and then one C(key value) or
     C(pattern action) a line; O(entries) given as a dict are sorted by key, lists keep their order.
   - Input is checked before anything is written. The new file is then checked by Postfix in a
@@ -23,9 +26,64 @@ version_added: 0.1.0
 author: mailforge team (!UNKNOWN)
 options:
   path:
-    description: Source file of the table, for example C(/etc/postfix/virtual).
+    description:
+      - Source file of the table, for example C(/etc/postfix/virtual).
+      - Required unless O(maps) is given, and then not allowed.
     type: path
-    required: true
+  maps:
+    description:
+      - Several tables, written in one module call, instead of O(path), O(entries) and O(rules).
+      - Each takes the options of a single table; those it does not give (O(type), O(actions), O(owner), O(group),
+        O(mode), O(hide_values), O(header)) are taken from the task.
+      - Nothing is written when any table is wrong, and none is installed before every changed one was built and
+        checked by Postfix.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      path:
+        description: Source file of the table. A path may be listed once.
+        type: path
+        required: true
+      type:
+        description: As O(type).
+        type: str
+        choices: [hash, btree, lmdb, cdb, texthash, cidr, regexp, pcre]
+      entries:
+        description: As O(entries).
+        type: raw
+      rules:
+        description: As O(rules).
+        type: list
+        elements: dict
+        suboptions:
+          pattern:
+            description: As O(rules[].pattern).
+            type: str
+            required: true
+          action:
+            description: As O(rules[].action).
+            type: str
+            required: true
+      actions:
+        description: As O(actions).
+        type: list
+        elements: str
+      owner:
+        description: As O(owner).
+        type: str
+      group:
+        description: As O(group).
+        type: str
+      mode:
+        description: As O(mode).
+        type: raw
+      hide_values:
+        description: As O(hide_values).
+        type: bool
+      header:
+        description: As O(header).
+        type: str
   type:
     description:
       - Table type. C(hash), C(btree), C(lmdb) and C(cdb) are indexed (C(.db), C(.db), C(.lmdb), C(.cdb)
@@ -150,45 +208,80 @@ EXAMPLES = r"""
         action: REJECT no thanks
       - pattern: /^Received:.*\bnetscape\.net\b/
         action: IGNORE
+
+- name: Transport and relay recipients, in one module call
+  mailforge.postfix.postfix_map:
+    maps:
+      - path: /etc/postfix/transport
+        entries:
+          example.org: "relay:[mail.example.org]"
+      - path: /etc/postfix/relay_recipients
+        entries:
+          alice@example.org: OK
+  register: relay_tables
+
+- name: Reload Postfix when the transport table changed
+  ansible.builtin.systemd_service:
+    name: postfix
+    state: reloaded
+  when: "'/etc/postfix/transport' in relay_tables.changed_paths"
 """
 
 RETURN = r"""
 map_ref:
   description: C(type:path) reference to the table, ready for C(main.cf).
-  returned: always
+  returned: when O(path) is given
   type: str
   sample: hash:/etc/postfix/virtual
 type:
   description: Table type used, O(type) or the target's default.
-  returned: always
+  returned: when O(path) is given
   type: str
   sample: hash
 rebuilt:
   description: Whether the index was rebuilt (in check mode, would be). Always false for tables without index.
-  returned: always
+  returned: when O(path) is given
   type: bool
   sample: true
 added_keys:
   description: Keys (patterns, for rule tables) new in the file, sorted.
-  returned: always
+  returned: when O(path) is given
   type: list
   elements: str
   sample: [team@example.org]
 removed_keys:
   description: Keys no longer in the file, sorted.
-  returned: always
+  returned: when O(path) is given
   type: list
   elements: str
   sample: []
 changed_keys:
   description: Keys whose value changed, sorted.
-  returned: always
+  returned: when O(path) is given
   type: list
   elements: str
   sample: [postmaster@example.org]
+changed_paths:
+  description: The source files of the tables that changed (in check mode, would change), in the order given.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/postfix/transport]
+  version_added: 0.2.0
+maps:
+  description:
+    - One result per table of O(maps), in their order, with V(path), V(changed) and the values returned for a
+      single table (V(map_ref), V(type), V(rebuilt), V(added_keys), V(removed_keys), V(changed_keys)).
+  returned: when O(maps) is given
+  type: list
+  elements: dict
+  sample: [{path: /etc/postfix/transport, changed: false, map_ref: hash:/etc/postfix/transport, type: hash,
+            rebuilt: false, added_keys: [], removed_keys: [], changed_keys: []}]
+  version_added: 0.2.0
 """
 
 import os
+from contextlib import ExitStack
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailforge.postfix.plugins.module_utils import lookup_table
@@ -198,10 +291,93 @@ from ansible_collections.mailforge.postfix.plugins.module_utils.staging import (
     StagedValidationError, attributes_differ, parse_mode, read_bytes, resolve_gid, resolve_uid,
     scratch_directory, set_attributes, sync_directory)
 
+# What a table of O(maps) takes from the task when it does not say.
+INHERITED = ('type', 'actions', 'owner', 'group', 'mode', 'hide_values', 'header')
+
+
+def tables_of(params):
+    """The tables of a task: its one table (O(path)), or each of O(maps) with the task's settings it does not give.
+
+    ValueError when a path is listed twice or a table has neither entries nor rules.
+    """
+    if params.get('maps') is None:
+        return [params]
+    tables, seen = [], set()
+    for index, item in enumerate(params['maps']):
+        table = dict(item)
+        for name in INHERITED:
+            if table.get(name) is None:
+                table[name] = params.get(name)
+        table.setdefault('entries', None)
+        table.setdefault('rules', None)
+        path = table.get('path')
+        if path in seen:
+            raise ValueError('maps[%d]: %s is listed twice' % (index, path))
+        seen.add(path)
+        if table['entries'] is not None and table['rules'] is not None:
+            raise ValueError('maps[%d] (%s): give entries or rules, not both' % (index, path))
+        tables.append(table)
+    return tables
+
 
 def converge(params, postmap, postconf, check_mode=False):
     """Bring the table at ``params['path']`` to the desired content and attributes."""
-    map_type = params['type'] or postconf.value('default_database_type')
+    return converge_tables([params], postmap, postconf, check_mode)[0]
+
+
+def converge_tables(tables, postmap, postconf, check_mode=False, name_tables=False):
+    """Bring every table of ``tables`` (see tables_of) to its content and attributes: one result each.
+
+    Every table is checked first (ValueError, which starts with the table's
+    path when ``name_tables``), then every changed one is built and checked by
+    Postfix in a private directory (StagedValidationError names the table),
+    and only then are they installed, in order (with ``name_tables``, an
+    OSError there is a PartlyInstalled naming the tables changed before it).
+    """
+    default_type = []
+
+    def type_of(table):
+        if table['type']:
+            return table['type']
+        if not default_type:
+            default_type.append(postconf.value('default_database_type'))
+        return default_type[0]
+
+    plans = []
+    for table in tables:
+        try:
+            plans.append(_plan(table, type_of(table)))
+        except ValueError as error:
+            if not name_tables:
+                raise
+            raise ValueError('%s: %s' % (table['path'], error)) from error
+    with ExitStack() as stack:
+        staged = [_stage(plan, postmap, stack, check_mode) if plan['rewrite'] or plan['rebuild'] else None
+                  for plan in plans]
+        if not check_mode:
+            done = []
+            for plan, files in zip(plans, staged):
+                try:
+                    _install(plan, files)
+                except OSError as error:
+                    if not name_tables:
+                        raise
+                    raise PartlyInstalled('%s: %s' % (plan['path'], error), done) from error
+                if plan['result']['changed']:
+                    done.append(plan['path'])
+    return [plan['result'] for plan in plans]
+
+
+class PartlyInstalled(Exception):
+    """Installing a table failed on the host; ``done`` lists the tables changed before it."""
+
+    def __init__(self, message, done):
+        super().__init__(message)
+        self.done = done
+
+
+def _plan(params, map_type):
+    """What the table needs, checked and compared with the host; nothing is written."""
     records = lookup_table.desired_records(map_type, params['entries'], params['rules'], params.get('actions'))
     uid, gid, mode = resolve_uid(params['owner']), resolve_gid(params['group']), parse_mode(params['mode'])
     path, header = params['path'], params['header'] or ''
@@ -231,48 +407,55 @@ def converge(params, postmap, postconf, check_mode=False):
         changed_keys=changed,
         diff=dict(diff, before_header=path, after_header=path),
     )
-    if rewrite or rebuild:
-        _stage_and_install(postmap, map_type, path, index, text, header, records,
-                           (uid, gid, mode), check_mode)
-    elif not check_mode:
-        for wrong in wrong_attributes:
-            set_attributes(wrong, uid, gid, mode)
-    return result
+    return dict(map_type=map_type, path=path, index=index, text=text, header=header, records=records,
+                attributes=(uid, gid, mode), rewrite=rewrite, rebuild=rebuild, wrong_attributes=wrong_attributes,
+                result=result)
 
 
 def _stale(index, source):
     return not os.path.exists(index) or os.path.getmtime(index) < os.path.getmtime(source)
 
 
-def _stage_and_install(postmap, map_type, path, index, text, header, records, attributes, check_mode):
+def _stage(plan, postmap, stack, check_mode):
+    """The table's new source (and index) built and checked in a private directory that ``stack`` removes:
+    a list of (staged, live) paths, index first; StagedValidationError when Postfix warns."""
+    map_type, path, index, header, records = (plan[name] for name in ('map_type', 'path', 'index', 'header',
+                                                                      'records'))
     directory = os.path.dirname(os.path.abspath(path))
-    with scratch_directory(None if check_mode else directory) as scratch:
-        staged = os.path.join(scratch, os.path.basename(path))
-        with open(staged, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-        if index:
-            warnings = postmap.build(map_type, staged)
-        else:
-            warnings = postmap.probe(map_type, staged)
-        if warnings:
-            what = 'rule' if map_type in lookup_table.RULE_TYPES else 'entry'
-            explained = lookup_table.explain_warnings(warnings, header, records, what)
-            raise StagedValidationError('%s left unchanged: postmap reported problems: %s'
-                                        % (path, '; '.join(e.replace(staged, path) for e in explained)))
-        if check_mode:
-            return
-        staged_files = [(staged, path)]
-        if index:
-            # Index first: daemons read only the index, and if we stop half
-            # way the old source still differs from the desired text, so the
-            # next run rebuilds instead of trusting a source that matches.
-            staged_files.insert(0, (staged + lookup_table.INDEX_SUFFIXES[map_type], index))
-        for staged_path, _live in staged_files:
-            set_attributes(staged_path, *attributes)
-            _fsync(staged_path)
-        for staged_path, live in staged_files:
-            os.rename(staged_path, live)
-        sync_directory(directory)
+    scratch = stack.enter_context(scratch_directory(None if check_mode else directory))
+    staged = os.path.join(scratch, os.path.basename(path))
+    with open(staged, 'w', encoding='utf-8') as handle:
+        handle.write(plan['text'])
+    if index:
+        warnings = postmap.build(map_type, staged)
+    else:
+        warnings = postmap.probe(map_type, staged)
+    if warnings:
+        what = 'rule' if map_type in lookup_table.RULE_TYPES else 'entry'
+        explained = lookup_table.explain_warnings(warnings, header, records, what)
+        raise StagedValidationError('%s left unchanged: postmap reported problems: %s'
+                                    % (path, '; '.join(e.replace(staged, path) for e in explained)))
+    staged_files = [(staged, path)]
+    if index:
+        # Index first: daemons read only the index, and if we stop half
+        # way the old source still differs from the desired text, so the
+        # next run rebuilds instead of trusting a source that matches.
+        staged_files.insert(0, (staged + lookup_table.INDEX_SUFFIXES[map_type], index))
+    return staged_files
+
+
+def _install(plan, staged_files):
+    """Rename the staged files into place, or set the attributes of a table whose content is right."""
+    if staged_files is None:
+        for wrong in plan['wrong_attributes']:
+            set_attributes(wrong, *plan['attributes'])
+        return
+    for staged_path, _live in staged_files:
+        set_attributes(staged_path, *plan['attributes'])
+        _fsync(staged_path)
+    for staged_path, live in staged_files:
+        os.rename(staged_path, live)
+    sync_directory(os.path.dirname(os.path.abspath(plan['path'])))
 
 
 def _fsync(path):
@@ -281,15 +464,27 @@ def _fsync(path):
 
 
 def main():
+    table_options = dict(
+        type=dict(type='str', choices=list(lookup_table.TYPES)),
+        entries=dict(type='raw'),
+        rules=dict(type='list', elements='dict', options=dict(
+            pattern=dict(type='str', required=True),
+            action=dict(type='str', required=True),
+        )),
+    )
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type='path', required=True),
-            type=dict(type='str', choices=list(lookup_table.TYPES)),
-            entries=dict(type='raw'),
-            rules=dict(type='list', elements='dict', options=dict(
-                pattern=dict(type='str', required=True),
-                action=dict(type='str', required=True),
-            )),
+            path=dict(type='path'),
+            maps=dict(type='list', elements='dict', options=dict(
+                table_options,
+                path=dict(type='path', required=True),
+                actions=dict(type='list', elements='str'),
+                owner=dict(type='str'),
+                group=dict(type='str'),
+                mode=dict(type='raw'),
+                hide_values=dict(type='bool'),
+                header=dict(type='str'),
+            ), mutually_exclusive=[('entries', 'rules')], required_one_of=[('entries', 'rules')]),
             actions=dict(type='list', elements='str'),
             owner=dict(type='str', default='root'),
             group=dict(type='str', default='root'),
@@ -297,21 +492,40 @@ def main():
             hide_values=dict(type='bool', default=False),
             header=dict(type='str', default=lookup_table.DEFAULT_HEADER),
             config_dir=dict(type='path', default='/etc/postfix'),
+            **table_options
         ),
-        mutually_exclusive=[('entries', 'rules')],
-        required_one_of=[('entries', 'rules')],
+        mutually_exclusive=[('entries', 'rules'), ('maps', 'path'), ('maps', 'entries'), ('maps', 'rules')],
+        required_one_of=[('path', 'maps')],
+        required_by={'entries': 'path', 'rules': 'path'},
         supports_check_mode=True,
     )
-    if module.params['hide_values']:
-        module.no_log_values.update(_secret_strings(module.params['entries']))
-    config_dir = module.params['config_dir']
+    params = module.params
+    if params['path'] is not None and params['entries'] is None and params['rules'] is None:
+        module.fail_json(msg='one of the following is required: entries, rules')
+    config_dir = params['config_dir']
     postconf = Postconf(module.run_command, module.get_bin_path('postconf', required=True), config_dir)
     postmap = Postmap(module.run_command, module.get_bin_path('postmap', required=True), config_dir)
     try:
-        result = converge(module.params, postmap, postconf, module.check_mode)
+        tables = tables_of(params)
+        for table in tables:
+            if table['hide_values']:
+                module.no_log_values.update(_secret_strings(table['entries']))
+        results = converge_tables(tables, postmap, postconf, module.check_mode,
+                                  name_tables=params['maps'] is not None)
+    except PartlyInstalled as error:
+        module.fail_json(msg='%s; changed before it: %s' % (error, ', '.join(error.done) or 'nothing'),
+                         changed=bool(error.done), changed_paths=error.done)
     except (ValueError, OSError, PostfixCommandError, StagedValidationError) as error:
         module.fail_json(msg=str(error))
-    diff = result.pop('diff')
+    diffs = [result.pop('diff') for result in results]
+    changed_paths = [table['path'] for table, result in zip(tables, results) if result['changed']]
+    if params['maps'] is None:
+        result = dict(results[0], changed_paths=changed_paths)
+        diff = diffs[0]
+    else:
+        result = dict(changed=bool(changed_paths), changed_paths=changed_paths,
+                      maps=[dict(result, path=table['path']) for table, result in zip(tables, results)])
+        diff = [one for one, table_result in zip(diffs, results) if table_result['changed']]
     if module._diff:
         result['diff'] = diff
     module.exit_json(**result)

@@ -138,7 +138,8 @@ def test_main_cf_needing_a_restart_and_postgrey_changes_are_applied(lab):
     crash_and_repair(mx1, [
         ("postfix : Configure main.cf",
          lambda: mx1.run(IPV6_SMTP).stdout.strip() == "0", lambda: mx1.run(IPV6_SMTP).stdout.strip() == "1"),
-        ("greylisting : Configure postgrey's options", lambda: "--delay=7" in postgrey(), lambda: "--delay=5" in postgrey()),
+        ("greylisting : Configure postgrey's options and local whitelists",
+         lambda: "--delay=7" in postgrey(), lambda: "--delay=5" in postgrey()),
     ])
 
 
@@ -155,7 +156,8 @@ def test_a_clamav_milter_change_is_applied(lab, marker):
         return text if refused else f"not refused as infected: {transcript}"
 
     wait_until(lambda: "Crash test: " in rejection(), "clamav-milter rejecting with the edited text")
-    crash_and_repair(mx1, [("antivirus : Configure clamav-milter", lambda: "Crash test: " in rejection(),
+    crash_and_repair(mx1, [("antivirus : Write ClamAV's configuration and clamd's drop-ins",
+                            lambda: "Crash test: " in rejection(),
                             lambda: "Rejected: infected with" in rejection())])
 
 

@@ -32,6 +32,8 @@ from test_pg_login_check import scram_server
 from test_postconf_module import MAIN_CF, MASTER_CF
 from test_postconf_module import run_converge as postconf_converge
 from test_postfix_map_module import FakePostmap, install_virtual
+from test_postfix_map_module import converge_maps as maps_converge
+from test_postfix_map_module import item as map_item
 from test_postfix_map_module import params as map_params
 from test_postfix_map_module import run_converge as map_converge
 from test_postfix_master_module import MASTER_CF as MASTER_CF_SERVICES
@@ -163,6 +165,21 @@ MAP_CASES = {
 def test_postfix_map_twice(tmp_path, make_path, overrides):
     values = map_params(make_path(tmp_path), **overrides)
     twice_with(lambda: FakeRun(FakePostmap()), tmp_path, lambda run: map_converge(run, values))
+
+
+def test_several_postfix_maps_twice(tmp_path):
+    """One call for a role's tables (maps): the second changes none of them."""
+    source = _existing(tmp_path)
+    maps = [map_item(source, entries={'postmaster@example.org': 'root'}),
+            map_item(tmp_path / 'transport', entries={'example.org': 'relay:[mx.example.org]'}),
+            map_item(tmp_path / 'milters.cidr', type='cidr', entries=[{'key': '::1/128', 'value': 'DISABLE'}])]
+
+    def converge_once(run):
+        results = maps_converge(run, maps, type='hash')
+        return dict(changed=any(result['changed'] for result in results), results=results)
+
+    first, second, _first_run, _run = twice_with(lambda: FakeRun(FakePostmap()), tmp_path, converge_once)
+    assert [result['changed'] for result in first['results']] == [True, True, True]
 
 
 def test_postfix_map_stale_index_is_rebuilt_once(tmp_path):

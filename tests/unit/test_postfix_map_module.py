@@ -7,7 +7,8 @@ import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf, Postmap
 from ansible_collections.mailforge.postfix.plugins.module_utils.staging import StagedValidationError
-from ansible_collections.mailforge.postfix.plugins.modules.postfix_map import converge
+from ansible_collections.mailforge.postfix.plugins.modules.postfix_map import (
+    PartlyInstalled, converge, converge_tables, tables_of)
 from fakes import CIDR_STDERR, PCRE_STDERR, FakeRun
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
@@ -228,3 +229,156 @@ def test_bad_input_fails_before_any_command(tmp_path):
 def test_bad_mode_is_refused(tmp_path, mode):
     with pytest.raises(ValueError, match='mode'):
         run_converge(FakeRun(FakePostmap()), params(tmp_path / 'virtual', mode=mode))
+
+
+# --- several tables in one call (maps) ------------------------------------------------------------------------
+
+TASK_DEFAULTS = dict(path=None, entries=None, rules=None, maps=None, type=None, actions=None, owner='root',
+                     group='root', mode='0644', hide_values=False, header='managed')
+
+
+def task(maps, **overrides):
+    values = dict(TASK_DEFAULTS, maps=maps)
+    values.update(overrides)
+    return values
+
+
+def item(path, **given):
+    """A table of O(maps) as Ansible passes it: every suboption present, None where not given."""
+    values = dict(path=str(path), type=None, entries=None, rules=None, actions=None, owner=None, group=None,
+                  mode=None, hide_values=None, header=None)
+    values.update(given)
+    return values
+
+
+# (task's settings, the table's own, what the table ends up with)
+INHERITANCE = {
+    'everything from the task': (
+        dict(type='lmdb', owner='postfix', group='postfix', mode='0640', hide_values=True, header='h',
+             actions=['OK']),
+        dict(),
+        dict(type='lmdb', owner='postfix', group='postfix', mode='0640', hide_values=True, header='h',
+             actions=['OK'])),
+    'the table wins': (
+        dict(type='lmdb', owner='postfix', mode='0640', hide_values=True, header='h'),
+        dict(type='cidr', owner='root', mode='0600', hide_values=False, header=''),
+        dict(type='cidr', owner='root', group='root', mode='0600', hide_values=False, header='')),
+    'task defaults': (
+        dict(),
+        dict(),
+        dict(type=None, owner='root', group='root', mode='0644', hide_values=False, header='managed', actions=None)),
+}
+
+
+@pytest.mark.parametrize('task_settings, own, expected', INHERITANCE.values(), ids=INHERITANCE.keys())
+def test_a_table_takes_from_the_task_what_it_does_not_give(task_settings, own, expected):
+    [table] = tables_of(task([item('/etc/postfix/t', entries={'a': 'b'}, **own)], **task_settings))
+    assert {name: table[name] for name in expected} == expected
+    assert (table['path'], table['entries']) == ('/etc/postfix/t', {'a': 'b'})
+
+
+def test_a_single_table_is_the_task_itself():
+    values = params('/etc/postfix/virtual')
+    assert tables_of(values) == [values]
+
+
+# (maps, the error)
+BAD_MAPS = {
+    'a path twice': ([item('/etc/postfix/t', entries={'a': 'b'}), item('/etc/postfix/t', entries={'c': 'd'})],
+                     r'maps\[1\]: /etc/postfix/t is listed twice'),
+    'entries and rules': ([item('/etc/postfix/t', type='pcre', entries={'a': 'b'},
+                                rules=[{'pattern': '/x/', 'action': 'REJECT'}])],
+                          r'maps\[0\] \(/etc/postfix/t\): give entries or rules, not both'),
+}
+
+
+@pytest.mark.parametrize('maps, error', BAD_MAPS.values(), ids=BAD_MAPS.keys())
+def test_bad_maps_are_refused(maps, error):
+    with pytest.raises(ValueError, match=error):
+        tables_of(task(maps))
+
+
+def converge_maps(run, maps, check_mode=False, **overrides):
+    return converge_tables(tables_of(task(maps, owner=OWNER, group=GROUP, **overrides)),
+                           Postmap(run, 'postmap', '/etc/postfix'), Postconf(run, 'postconf', '/etc/postfix'),
+                           check_mode, name_tables=True)
+
+
+def test_several_tables_in_one_call_each_with_its_result(tmp_path):
+    source, _index = install_virtual(tmp_path)
+    run = FakeRun(FakePostmap())
+    results = converge_maps(run, [
+        item(source, entries={'postmaster@example.org': 'root', 'abuse@example.org': 'root'}),
+        item(tmp_path / 'transport', entries={'example.org': 'relay:[mx.example.org]'}),
+        item(tmp_path / 'header_checks', type='pcre', rules=[{'pattern': '/^Subject: x/', 'action': 'REJECT'}]),
+    ], type='hash')
+    assert [(r['changed'], r['rebuilt'], r['map_ref']) for r in results] == [
+        (False, False, 'hash:%s' % source),
+        (True, True, 'hash:%s/transport' % tmp_path),
+        (True, False, 'pcre:%s/header_checks' % tmp_path)]
+    assert [argv[3].split(':')[0] for argv in run.calls] == ['hash', '-q']
+    assert (tmp_path / 'transport').read_text() == '# managed\nexample.org relay:[mx.example.org]\n'
+    assert (tmp_path / 'header_checks').read_text() == '# managed\n/^Subject: x/ REJECT\n'
+    assert sorted(os.listdir(tmp_path)) == ['header_checks', 'transport', 'transport.db', 'virtual', 'virtual.db']
+
+
+def test_the_default_type_is_asked_once(tmp_path):
+    run = FakeRun(FakePostmap(default_type='lmdb'))
+    results = converge_maps(run, [item(tmp_path / 'a', entries={'a': 'b'}), item(tmp_path / 'b', entries={'c': 'd'})])
+    assert [r['type'] for r in results] == ['lmdb', 'lmdb']
+    assert [argv[0] for argv in run.calls] == ['postconf', 'postmap', 'postmap']
+
+
+# A table that fails, and where: nothing is written in either case.
+FAILING = {
+    'bad input in the second table': (
+        FakePostmap(), item('header_checks', type='pcre', rules=[{'pattern': 'x', 'action': 'REJECT'}]),
+        ValueError, r'^\S*/header_checks: rules\[0\]: pattern', []),
+    'postmap warns about the second table': (
+        FakePostmap(probe_stderr=PCRE_STDERR),
+        item('header_checks', type='pcre', rules=[{'pattern': '/a/', 'action': 'REJECT'},
+                                                  {'pattern': '/^Subject: (bad/', 'action': 'REJECT'}]),
+        StagedValidationError, r'header_checks left unchanged: .*rule 2', ['hash']),
+}
+
+
+@pytest.mark.parametrize('postmap, second, error, match, commands', FAILING.values(), ids=FAILING.keys())
+def test_no_table_changes_when_one_fails(tmp_path, postmap, second, error, match, commands):
+    source, index = install_virtual(tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in ('virtual', 'virtual.db')}
+    second = dict(second, path=str(tmp_path / second['path']))
+    run = FakeRun(postmap)
+    with pytest.raises(error, match=match):
+        converge_maps(run, [item(source, entries={'new@example.org': 'x'}), second], type='hash')
+    assert [argv[3].split(':')[0] for argv in run.calls][:1] == commands
+    assert {name: (tmp_path / name).read_bytes() for name in ('virtual', 'virtual.db')} == before
+    assert sorted(os.listdir(tmp_path)) == ['virtual', 'virtual.db']
+
+
+def test_several_tables_in_check_mode_write_nothing(tmp_path):
+    source, _index = install_virtual(tmp_path)
+    run = FakeRun(FakePostmap())
+    results = converge_maps(run, [item(source, entries={'new@example.org': 'x'}),
+                                  item(tmp_path / 'transport', entries={'example.org': 'relay:[mx]'})],
+                            check_mode=True, type='hash')
+    assert [r['changed'] for r in results] == [True, True]
+    assert sorted(os.listdir(tmp_path)) == ['virtual', 'virtual.db']
+    assert source.read_text() == VIRTUAL_TEXT
+
+
+def test_a_table_that_cannot_be_installed_names_those_changed_before_it(tmp_path, monkeypatch):
+    real_rename = os.rename
+
+    def rename(source, destination):
+        if os.path.basename(destination) == 'relay_recipients.db':
+            raise PermissionError('Permission denied')
+        real_rename(source, destination)
+
+    monkeypatch.setattr(os, 'rename', rename)
+    with pytest.raises(PartlyInstalled) as caught:
+        converge_maps(FakeRun(FakePostmap()), [item(tmp_path / 'transport', entries={'a': 'b'}),
+                                               item(tmp_path / 'relay_recipients', entries={'c': 'OK'})],
+                      type='hash')
+    assert caught.value.done == [str(tmp_path / 'transport')]
+    assert str(caught.value).startswith('%s/relay_recipients: ' % tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ['transport', 'transport.db']
