@@ -70,10 +70,14 @@ def report(label, elapsed, cpu, output, target_per_host=None):
     print(f"  controller CPU: {user:.1f} s user + {system:.1f} s sys; the rest of the wall time is the "
           f"modules running on the hosts (which share this machine's cores in the lab) and waiting")
     if target_per_host:
-        # Hosts converge in parallel, so each host's run lasted at most the wall
-        # time: comparing the wall time with the per-host target is the safe side.
-        print(f"  per host: at most {elapsed:.2f} s; target {target_per_host:.0f} s per host: "
+        # Two readings of "per host": the hosts converge in parallel, so each
+        # host's run lasted at most the wall time (the strict one); and the wall
+        # time shared out over the hosts, which is how the cost grows with the
+        # fleet on one controller (the shared one).
+        print(f"  per host, strict: at most {elapsed:.2f} s; target {target_per_host:.0f} s: "
               f"ratio {elapsed / target_per_host:.2f} of the target")
+        print(f"  per host, shared: {elapsed / len(recap):.2f} s (wall / {len(recap)} hosts); target "
+              f"{target_per_host:.0f} s: ratio {elapsed / len(recap) / target_per_host:.2f} of the target")
     if changed:
         print("  warning: the re-run changed something; it was not a no-op")
     return elapsed
@@ -98,6 +102,9 @@ def main():
             print(f"first converge with {args.extra_mx} extra MX: {boot_and_converge(env):.1f} s")
             # The same fleet, the run limited to one MX (and the hosts that are not MX).
             one = report("no-op, one MX (--limit)", *playbook(env, "--limit", "greylist_db:mailbox_hosts:mx1"))
+            # The lab's own fleet (two MX), for the per-host target.
+            report("no-op, the lab's two MX (--limit)",
+                   *playbook(env, "--limit", "greylist_db:mailbox_hosts:mx1:mx2"), target_per_host=TARGET_SECONDS_PER_HOST)
             every = report("no-op, every MX", *playbook(env))
         print(f"fleet ratio: {every / one:.2f} (target at most {FLEET_RATIO_TARGET} with 8 MX)")
         print("the lab still runs the extra MX hosts: `lab/lab up` or `lab/lab down` removes them")

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from ansible_collections.mailforge.postfix.plugins.action.dkim_keys import apply_step
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import Postconf
 from ansible_collections.mailforge.postfix.plugins.module_utils.service_sync import stale
 from ansible_collections.mailforge.postfix.plugins.modules import file_set as file_set_module
@@ -24,7 +25,12 @@ from ansible_collections.mailforge.postfix.plugins.modules import sasldb_users a
 from ansible_collections.mailforge.postfix.plugins.modules.service_sync import file_times, touch
 from ansible_collections.mailforge.postfix.plugins.modules.smtpd_restrictions import check as restrictions_check
 from ansible_collections.mailforge.postfix.plugins.modules.virtual_domains import check as domains_check
+from ansible_collections.mailforge.postfix.plugins.plugin_utils import dkim_keyfile
 from fakes import FakePostconf, FakeRun
+from test_dkim_keys_action import ARGS as DKIM_ARGS
+from test_dkim_keys_action import DAY as DKIM_DAY
+from test_dkim_keys_action import FLEET as DKIM_FLEET
+from test_dkim_keys_action import SECRETS as DKIM_SECRETS
 from test_file_set import GROUP as FILE_GROUP
 from test_file_set import KEY
 from test_file_set import OWNER as FILE_OWNER
@@ -417,3 +423,28 @@ def test_service_sync_twice(tmp_path, names, action):
     stamp_time = file_times([stamp]).get(stamp) if stamp else None
     assert stale(service, file_times(paths), started, stamp_time) is None
     assert stale(service, file_times(paths), started, stamp_time) is None
+
+
+# dkim_keys (an action plugin on the controller): each step through the key file, as the action does it:
+# read, apply, write only on a change. The second run of a step changes nothing and leaves the file as it was.
+@pytest.mark.parametrize('step', [
+    dict(step='ensure'),
+    dict(step='publish', domain='falcot.test', selector='r2'),
+    dict(step='switch', domain='falcot.test', selector='r1'),
+    dict(step='retire', domain='falcot.test', selector='e1'),
+])
+def test_dkim_keys_twice(tmp_path, step):
+    path = str(tmp_path / 'dkim_keys.vault.yml')
+    if step['step'] != 'ensure':    # the other steps start from the ensured key set; ensure from no file
+        dkim_keyfile.write(path, apply_step({}, DKIM_ARGS, DKIM_FLEET, DKIM_DAY)[0], DKIM_SECRETS)
+
+    def converge():
+        keys, changes = apply_step(dkim_keyfile.read(path, DKIM_SECRETS), dict(DKIM_ARGS, **step), DKIM_FLEET, DKIM_DAY)
+        if changes:
+            dkim_keyfile.write(path, keys, DKIM_SECRETS)
+        return changes
+
+    assert converge(), 'the first run changes the key file'
+    before = open(path, 'rb').read()
+    assert converge() == []
+    assert open(path, 'rb').read() == before
