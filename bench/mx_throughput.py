@@ -20,6 +20,9 @@ is flushed and drained between stages. Each stage is the median of --repeat runs
   checks         + header_checks and body_checks: this is the host as converged
   policy         + a policy query (greylisting service) for every recipient, which the
                    lab otherwise makes for greylisted@ only
+  handbook       (not cumulative; only where deliverability is on) the Handbook's MX as converged:
+                   the same restrictions without the SPF policy service, clamav-milter alone, the
+                   header/body checks; the deliverability roles' cost is the gap to 'checks'
 
 With --inet-milter, the bench also converges the MX to the Handbook's inet:10002 milter
 socket, measures that configuration, and converges back. --end-to-end measures the rate at
@@ -48,6 +51,8 @@ RECIPIENT = "postmaster@falcot.test"
 RESTRICTIONS = ("smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
                 "smtpd_recipient_restrictions", "smtpd_data_restrictions")
 CHECKS = ("header_checks", "body_checks")
+# The spf_policy role's entry in the recipient restrictions (spf_policy_check), with the comma before it.
+SPF_POLICY = re.compile(r",?\s*check_policy_service\s*\{\s*unix:private/policyd-spf[^}]*\}")
 MAIN_CF = "/etc/postfix/main.cf"
 SAVED = "/root/main.cf.bench-saved"
 
@@ -152,7 +157,20 @@ def stages(mx):
     steps.append(("checks", {name: converged.get(name) for name in CHECKS}))
     recipient = converged.get("smtpd_recipient_restrictions", "")
     steps.append(("policy", {"smtpd_recipient_restrictions": f"{recipient}, {policy}" if recipient else policy}))
+    # The Handbook's MX (its restrictions and classes, clamav-milter, header/body checks) without
+    # what the deliverability roles add (the SPF policy service, the DKIM verifier, OpenDMARC):
+    # every setting given, since it is not a step on from the stage before.
+    handbook = {name: SPF_POLICY.sub("", converged.get(name) or "").strip(" ,") or None for name in RESTRICTIONS}
+    handbook["smtpd_milters"] = ", ".join(m for m in chain if milter_name(m) == "clamav-milter") or None
+    handbook.update({name: converged.get(name) for name in CHECKS})
+    if handbook != dict(converged_filters(converged), smtpd_milters=converged.get("smtpd_milters")):
+        steps.append(("handbook", handbook))
     return steps
+
+
+def converged_filters(converged):
+    """The converged restrictions and header/body checks (the handbook stage is left out when it equals them)."""
+    return {name: converged.get(name) for name in RESTRICTIONS + CHECKS}
 
 
 def measure_cases(mx, cases, args, **sender):
