@@ -160,5 +160,7 @@ def test_site_playbook_runs_from_the_installed_collection(work, installed, clean
     assert f'playbook: {installed}/playbooks/site.yml' in listed
     # Every role of the site playbook, found in the installed collection.
     site = (TOP / 'playbooks/site.yml').read_text()
-    for role in re.findall(r'^\s*- role: (\w+)', site, re.MULTILINE):
+    roles = re.findall(r'^\s*ansible\.builtin\.import_role:\n\s*name: (\w+)', site, re.MULTILINE)
+    assert len(roles) == 13, roles
+    for role in roles:
         assert f'mailforge.postfix.{role} : ' in listed, role
