@@ -30,12 +30,18 @@ which mail sent through mx1 lands in the mailbox host's mailbox (first message i
 delivered). --flowing measures bare, the host as converged and handbook again with the relay running
 during the load, each run starting with the MX's and the mailbox host's queues empty: the issue
 measured bare Postfix that way (delivery beside the intake, on the same cores). Ratios are against
-`bare` of the same host, measured in the same run and the same way. No threshold
+`bare` of the same host, measured in the same run and the same way. --cpu also prints, for
+each intake stage, where the CPU went: milliseconds per message on this whole machine (busy cores,
+from /proc/stat) and by process name (the lab hosts share this kernel), so that a stage's cost can
+be read as the CPU its filter adds to every message. No threshold
 is applied: the target (converged >= 0.8 of bare) is printed for reading.
 """
 import argparse
+import collections
 import json
+import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -86,6 +92,67 @@ def load(mx, messages, sessions, size, timeout, client="outside", sender="bench@
     if result.returncode != 0:
         sys.exit(f"smtp-source against {mx.name} failed ({result.returncode}): {result.stderr[-2000:]}")
     return messages / elapsed
+
+
+# Where a stage's CPU goes (--cpu). The lab hosts share this machine's kernel, so /proc here
+# sees their processes too: CPU time per process name, summed over the processes alive at the
+# end of a run; what exited during it (smtp-source itself, for one) and the time the kernel
+# spends on interrupts are in the machine's total only.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_times():
+    """{(pid, name): CPU ticks} of every process on this machine; kernel worker threads under one name."""
+    times = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        if name.startswith(("kworker/", "ksoftirqd/")):
+            name = "kernel threads"
+        times[(pid, name)] = int(fields[11]) + int(fields[12])
+    return times
+
+
+def children_ticks():
+    """CPU ticks of this bench's finished child processes: the load, smtp-source, once it has exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round((usage.ru_utime + usage.ru_stime) * CLOCK_TICKS)
+
+
+def machine_busy():
+    """Ticks this machine's cores spent busy (all but idle and iowait) since boot."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4]
+
+
+class CpuProfile:
+    """CPU milliseconds per message, by process name and in all, over the runs of one stage."""
+
+    def __init__(self):
+        self.by_name = collections.Counter()
+        self.busy = 0
+        self.messages = 0
+
+    def add(self, before, after, busy, messages, load_ticks):
+        for key, ticks in after.items():
+            self.by_name[key[1]] += ticks - before.get(key, 0)
+        self.by_name["smtp-source (the load)"] += load_ticks
+        self.busy += busy
+        self.messages += messages
+
+    def per_message(self, ticks):
+        return ticks * 1000 / CLOCK_TICKS / self.messages
+
+    def summary(self, top=6):
+        named = [(name, ticks) for name, ticks in self.by_name.most_common(top) if ticks > 0]
+        rest = self.busy - sum(ticks for _, ticks in named)
+        parts = [f"{name} {self.per_message(ticks):.2f}" for name, ticks in named]
+        return (f"{self.per_message(self.busy):.2f} CPU-ms/msg on this machine: " + ", ".join(parts)
+                + f", the rest (the kernel's network and interrupts, exited processes) {self.per_message(rest):.2f}")
 
 
 def postconf(mx, *names):
@@ -176,11 +243,12 @@ def converged_filters(converged):
     return {name: converged.get(name) for name in RESTRICTIONS + CHECKS}
 
 
-def measure_cases(mx, cases, args, flowing_to=None, **sender):
+def measure_cases(mx, cases, args, flowing_to=None, profiles=None, **sender):
     """{case: median msg/s} of each (case, main.cf settings) in turn on ``mx``, its main.cf put back after.
 
     Intake only, unless ``flowing_to`` (the mailbox host) is given: then the mail is relayed and
-    delivered as it comes in, and each run starts with both queues empty."""
+    delivered as it comes in, and each run starts with both queues empty. With ``profiles`` (a
+    dict), the CPU of each case's counted runs is added to profiles[case] (CpuProfile)."""
     mx.run(f"cp -p {MAIN_CF} {SAVED}")
     rates = {}
     try:
@@ -198,10 +266,15 @@ def measure_cases(mx, cases, args, flowing_to=None, **sender):
                     wait_for_empty_queue(mx)
                     wait_for_empty_queue(flowing_to)
                 # The first run, of at most 100 messages, warms up and is not counted.
+                before, busy, load_ticks = process_times(), machine_busy(), children_ticks()
                 rate = load(mx, args.messages if run else min(100, args.messages), args.sessions, args.size,
                             args.timeout, **sender)
                 if run:
                     runs.append(rate)
+                    if profiles is not None:
+                        profiles.setdefault(name, CpuProfile()).add(
+                            before, process_times(), machine_busy() - busy, args.messages,
+                            children_ticks() - load_ticks)
             runs.sort()
             rates[name] = runs[len(runs) // 2]
     finally:
@@ -210,9 +283,9 @@ def measure_cases(mx, cases, args, flowing_to=None, **sender):
     return rates
 
 
-def measure_host(mx, args):
+def measure_host(mx, args, profiles=None):
     """[(stage, msg/s)] of the intake stages, from outside."""
-    return list(measure_cases(mx, stages(mx), args).items())
+    return list(measure_cases(mx, stages(mx), args, profiles=profiles).items())
 
 
 def measure_flowing(mx, mbox, args):
@@ -275,6 +348,9 @@ def main():
     parser.add_argument("--flowing", action="store_true",
                         help="also measure bare, converged and handbook with the relay to the mailbox host "
                              "running during the load (the issue's own way of measuring bare Postfix)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also print, for each intake stage, the CPU milliseconds per message on this "
+                             "machine and the processes that spent most of them")
     parser.add_argument("--signing", action="store_true",
                         help="also measure company mail from office (signed by the DKIM milter) against no milter")
     args = parser.parse_args()
@@ -288,10 +364,13 @@ def main():
         mx = lab[name]
         milter = postconf(mx, "smtpd_milters").get("smtpd_milters", "none")
         print(f"\n{name} (milter: {milter})")
-        results = measure_host(mx, args)
+        profiles = {} if args.cpu else None
+        results = measure_host(mx, args, profiles)
         bare = results[0][1]
         for stage, rate in results:
             print(f"  {stage:15} {rate:8.1f} msg/s   {rate / bare:5.2f} of bare")
+            if profiles:
+                print(f"  {'':15} {profiles[stage].summary()}")
         if args.inet_milter:
             converge({"antivirus_milter_socket": "inet:10002@127.0.0.1"}, name)
             try:
