@@ -97,7 +97,7 @@ def load(mx, messages, sessions, size, timeout, client="outside", sender="bench@
 # Where a stage's CPU goes (--cpu). The lab hosts share this machine's kernel, so /proc here
 # sees their processes too: CPU time per process name, summed over the processes alive at the
 # end of a run; what exited during it (smtp-source itself, for one) and the time the kernel
-# spends on interrupts are in the machine's total only.
+# spends on interrupts are in the machine's total (interrupts are printed on their own).
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -123,10 +123,11 @@ def children_ticks():
     return round((usage.ru_utime + usage.ru_stime) * CLOCK_TICKS)
 
 
-def machine_busy():
-    """Ticks this machine's cores spent busy (all but idle and iowait) since boot."""
+def machine_ticks():
+    """(busy, interrupts): ticks this machine's cores spent busy (all but idle and iowait) since boot,
+    and of those, serving interrupts (irq and softirq: mostly the kernel's networking, here)."""
     ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(ticks) - ticks[3] - ticks[4]
+    return sum(ticks) - ticks[3] - ticks[4], ticks[5] + ticks[6]
 
 
 class CpuProfile:
@@ -135,13 +136,17 @@ class CpuProfile:
     def __init__(self):
         self.by_name = collections.Counter()
         self.busy = 0
+        self.interrupts = 0
         self.messages = 0
 
-    def add(self, before, after, busy, messages, load_ticks):
+    def add(self, before, after, machine, messages, load_ticks):
+        """Process times ``before`` and ``after`` a run of ``messages``, the machine's (busy,
+        interrupts) ticks during it and the load's own ticks."""
         for key, ticks in after.items():
             self.by_name[key[1]] += ticks - before.get(key, 0)
         self.by_name["smtp-source (the load)"] += load_ticks
-        self.busy += busy
+        self.busy += machine[0]
+        self.interrupts += machine[1]
         self.messages += messages
 
     def per_message(self, ticks):
@@ -149,10 +154,11 @@ class CpuProfile:
 
     def summary(self, top=6):
         named = [(name, ticks) for name, ticks in self.by_name.most_common(top) if ticks > 0]
-        rest = self.busy - sum(ticks for _, ticks in named)
+        rest = self.busy - self.interrupts - sum(ticks for _, ticks in named)
         parts = [f"{name} {self.per_message(ticks):.2f}" for name, ticks in named]
         return (f"{self.per_message(self.busy):.2f} CPU-ms/msg on this machine: " + ", ".join(parts)
-                + f", the rest (the kernel's network and interrupts, exited processes) {self.per_message(rest):.2f}")
+                + f", interrupts {self.per_message(self.interrupts):.2f}"
+                + f", the rest (other processes, exited ones) {self.per_message(rest):.2f}")
 
 
 def postconf(mx, *names):
@@ -266,15 +272,15 @@ def measure_cases(mx, cases, args, flowing_to=None, profiles=None, **sender):
                     wait_for_empty_queue(mx)
                     wait_for_empty_queue(flowing_to)
                 # The first run, of at most 100 messages, warms up and is not counted.
-                before, busy, load_ticks = process_times(), machine_busy(), children_ticks()
+                before, machine, load_ticks = process_times(), machine_ticks(), children_ticks()
                 rate = load(mx, args.messages if run else min(100, args.messages), args.sessions, args.size,
                             args.timeout, **sender)
                 if run:
                     runs.append(rate)
                     if profiles is not None:
                         profiles.setdefault(name, CpuProfile()).add(
-                            before, process_times(), machine_busy() - busy, args.messages,
-                            children_ticks() - load_ticks)
+                            before, process_times(), [now - then for now, then in zip(machine_ticks(), machine)],
+                            args.messages, children_ticks() - load_ticks)
             runs.sort()
             rates[name] = runs[len(runs) // 2]
     finally:
