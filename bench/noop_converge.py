@@ -69,8 +69,14 @@ def boot_and_converge(env):
     return playbook(env)[0]
 
 
-def report(label, elapsed, cpu, output, machine, target_per_host=None):
-    """Print one no-op run's figures; return its wall time."""
+def median_run(runs):
+    """The run of median wall time among ``runs`` (playbook() results): its figures are one run's."""
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
+def report(label, runs, target_per_host=None):
+    """Print the figures of the median of ``runs`` (no-op runs of one configuration); return its wall time."""
+    elapsed, cpu, output, machine = median_run(runs)
     user, system = cpu
     busy, available = machine
     recap = {m.group(1): m.groups()[1:] for m in RECAP.finditer(output)}
@@ -80,6 +86,9 @@ def report(label, elapsed, cpu, output, machine, target_per_host=None):
     mx = sorted(name for name in recap if name.startswith("mx"))
     print(f"{label}: {len(recap)} hosts ({len(mx)} MX), {tasks} tasks, {handlers} handlers, changed={changed}")
     print(f"  wall time: {elapsed:.2f} s ({elapsed / tasks:.2f} s per task)" if tasks else "  no tasks ran")
+    if len(runs) > 1:
+        print(f"  median of {len(runs)} runs: " + ", ".join(f"{run[0]:.2f}" for run in runs) + " s; the figures "
+              f"below are the median run's")
     print(f"  controller CPU: {user:.1f} s user + {system:.1f} s sys; the rest of the wall time is the "
           f"modules running on the hosts (which share this machine's cores in the lab) and waiting")
     # Near 100% the run is bound by this machine's cores, which the controller and every lab
@@ -95,8 +104,10 @@ def report(label, elapsed, cpu, output, machine, target_per_host=None):
               f"ratio {elapsed / target_per_host:.2f} of the target")
         print(f"  per host, shared: {elapsed / len(recap):.2f} s (wall / {len(recap)} hosts); target "
               f"{target_per_host:.0f} s: ratio {elapsed / len(recap) / target_per_host:.2f} of the target")
-    if changed:
-        print("  warning: the re-run changed something; it was not a no-op")
+    changed_runs = [run for run in runs
+                    if any(int(match.group(3)) for match in RECAP.finditer(run[2]))]
+    if changed_runs:
+        print(f"  warning: {len(changed_runs)} of the runs changed something; not a no-op")
     return elapsed
 
 
@@ -106,9 +117,14 @@ def main():
     parser.add_argument("--extra-mx", type=int, default=0, metavar="N",
                         help="boot the lab with N more MX hosts (Debian 12) and compare the fleet's no-op "
                              "with one MX's; with --reuse, the lab runs them already and is converged")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="no-op runs of each configuration (the median is printed; with --extra-mx "
+                             "the configurations take turns, so that a slow spell of the machine hits each)")
     args = parser.parse_args()
     if not 0 <= args.extra_mx <= EXTRA_MX_MAX:
         parser.error(f"--extra-mx takes 0 to {EXTRA_MX_MAX}")
+    if not 1 <= args.repeat <= 9:
+        parser.error("--repeat takes 1 to 9")
     env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_VAULT_PASSWORD_FILE": os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE", str(TOP / "lab/vault-pass")),
            "PATH": f"{TOP / '.venv/bin'}:{os.environ['PATH']}"}
@@ -118,18 +134,24 @@ def main():
             env = {**env, "MAILFORGE_LAB_INVENTORY": str(hosts_file), "ANSIBLE_INVENTORY": str(hosts_file)}
             if not args.reuse:
                 print(f"first converge with {args.extra_mx} extra MX: {boot_and_converge(env):.1f} s")
-            # The same fleet, the run limited to one MX (and the hosts that are not MX).
-            one = report("no-op, one MX (--limit)", *playbook(env, "--limit", "greylist_db:mailbox_hosts:mx1"))
-            # The lab's own fleet (two MX), for the per-host target.
-            report("no-op, the lab's two MX (--limit)",
-                   *playbook(env, "--limit", "greylist_db:mailbox_hosts:mx1:mx2"), target_per_host=TARGET_SECONDS_PER_HOST)
-            every = report("no-op, every MX", *playbook(env))
+            # The same fleet, the run limited to one MX (and the hosts that are not MX); the lab's
+            # own fleet (two MX), for the per-host target; every MX.
+            limits = {"one": ["--limit", "greylist_db:mailbox_hosts:mx1"],
+                      "two": ["--limit", "greylist_db:mailbox_hosts:mx1:mx2"], "every": []}
+            runs = {name: [] for name in limits}
+            for _ in range(args.repeat):
+                for name, limit in limits.items():
+                    runs[name].append(playbook(env, *limit))
+            one = report("no-op, one MX (--limit)", runs["one"])
+            report("no-op, the lab's two MX (--limit)", runs["two"], target_per_host=TARGET_SECONDS_PER_HOST)
+            every = report("no-op, every MX", runs["every"])
         print(f"fleet ratio: {every / one:.2f} (target at most {FLEET_RATIO_TARGET} with 8 MX)")
         print("the lab still runs the extra MX hosts: `lab/lab up` or `lab/lab down` removes them")
         return
     if not args.reuse:
         print(f"first converge: {boot_and_converge(env):.1f} s")
-    report("no-op converge of site.yml", *playbook(env), target_per_host=TARGET_SECONDS_PER_HOST)
+    report("no-op converge of site.yml", [playbook(env) for _ in range(args.repeat)],
+           target_per_host=TARGET_SECONDS_PER_HOST)
 
 
 if __name__ == "__main__":
