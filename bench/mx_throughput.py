@@ -54,6 +54,7 @@ sys.path.insert(0, str(TOP / "lab"))
 from labkit import config, fleet  # noqa: E402
 from labkit.remote import lab_hosts  # noqa: E402
 from labkit.run import project_ansible_env  # noqa: E402
+from machine_cpu import CLOCK_TICKS, machine_ticks  # noqa: E402
 
 TARGET = 0.8
 RECIPIENT = "postmaster@falcot.test"
@@ -98,9 +99,6 @@ def load(mx, messages, sessions, size, timeout, client="outside", sender="bench@
 # sees their processes too: CPU time per process name, summed over the processes alive at the
 # end of a run; what exited during it (smtp-source itself, for one) and the time the kernel
 # spends on interrupts are in the machine's total (interrupts are printed on their own).
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
 def process_times():
     """{(pid, name): CPU ticks} of every process on this machine; kernel worker threads under one name."""
     times = {}
@@ -121,13 +119,6 @@ def children_ticks():
     """CPU ticks of this bench's finished child processes: the load, smtp-source, once it has exited."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return round((usage.ru_utime + usage.ru_stime) * CLOCK_TICKS)
-
-
-def machine_ticks():
-    """(busy, interrupts): ticks this machine's cores spent busy (all but idle and iowait) since boot,
-    and of those, serving interrupts (irq and softirq: mostly the kernel's networking, here)."""
-    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(ticks) - ticks[3] - ticks[4], ticks[5] + ticks[6]
 
 
 class CpuProfile:
@@ -272,15 +263,19 @@ def measure_cases(mx, cases, args, flowing_to=None, profiles=None, **sender):
                     wait_for_empty_queue(mx)
                     wait_for_empty_queue(flowing_to)
                 # The first run, of at most 100 messages, warms up and is not counted.
-                before, machine, load_ticks = process_times(), machine_ticks(), children_ticks()
+                # Only a counted run with --cpu reads /proc (every process) around the load.
+                profiling = run and profiles is not None
+                if profiling:
+                    before, machine, load_ticks = process_times(), machine_ticks(), children_ticks()
                 rate = load(mx, args.messages if run else min(100, args.messages), args.sessions, args.size,
                             args.timeout, **sender)
                 if run:
                     runs.append(rate)
-                    if profiles is not None:
-                        profiles.setdefault(name, CpuProfile()).add(
-                            before, process_times(), [now - then for now, then in zip(machine_ticks(), machine)],
-                            args.messages, children_ticks() - load_ticks)
+                if profiling:
+                    busy, _, interrupts = machine_ticks()
+                    profiles.setdefault(name, CpuProfile()).add(
+                        before, process_times(), (busy - machine[0], interrupts - machine[2]),
+                        args.messages, children_ticks() - load_ticks)
             runs.sort()
             rates[name] = runs[len(runs) // 2]
     finally:

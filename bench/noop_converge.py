@@ -14,6 +14,9 @@ from pathlib import Path
 import yaml
 
 TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "bench"))
+
+from machine_cpu import CLOCK_TICKS, machine_ticks  # noqa: E402
 TARGET_SECONDS_PER_HOST = 8.0
 # Extra MX hosts (--extra-mx) get addresses from here on; the lab's own hosts sit below.
 EXTRA_MX_FIRST_ADDRESS = ipaddress.ip_address("198.18.0.60")
@@ -23,12 +26,9 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 
 def machine_cpu():
-    """(busy, all) CPU seconds of this machine since boot, every core, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
-    hertz = os.sysconf("SC_CLK_TCK")
-    # user nice system idle iowait irq softirq steal: idle and iowait are not busy.
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / hertz, sum(ticks[:8]) / hertz
+    """(busy, all) CPU seconds of this machine since boot, every core."""
+    busy, available, _ = machine_ticks()
+    return busy / CLOCK_TICKS, available / CLOCK_TICKS
 
 
 def playbook(env, *arguments):
@@ -69,6 +69,11 @@ def boot_and_converge(env):
     return playbook(env)[0]
 
 
+def changed_tasks(output):
+    """changed= summed over the hosts of one run's recap."""
+    return sum(int(match.group(3)) for match in RECAP.finditer(output))
+
+
 def median_run(runs):
     """The run of median wall time among ``runs`` (playbook() results): its figures are one run's."""
     return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
@@ -82,7 +87,7 @@ def report(label, runs, target_per_host=None):
     recap = {m.group(1): m.groups()[1:] for m in RECAP.finditer(output)}
     tasks = len(re.findall(r"^TASK \[", output, re.M))
     handlers = len(re.findall(r"^RUNNING HANDLER \[", output, re.M))
-    changed = sum(int(values[1]) for values in recap.values())
+    changed = changed_tasks(output)
     mx = sorted(name for name in recap if name.startswith("mx"))
     print(f"{label}: {len(recap)} hosts ({len(mx)} MX), {tasks} tasks, {handlers} handlers, changed={changed}")
     print(f"  wall time: {elapsed:.2f} s ({elapsed / tasks:.2f} s per task)" if tasks else "  no tasks ran")
@@ -104,8 +109,7 @@ def report(label, runs, target_per_host=None):
               f"ratio {elapsed / target_per_host:.2f} of the target")
         print(f"  per host, shared: {elapsed / len(recap):.2f} s (wall / {len(recap)} hosts); target "
               f"{target_per_host:.0f} s: ratio {elapsed / len(recap) / target_per_host:.2f} of the target")
-    changed_runs = [run for run in runs
-                    if any(int(match.group(3)) for match in RECAP.finditer(run[2]))]
+    changed_runs = [run for run in runs if changed_tasks(run[2])]
     if changed_runs:
         print(f"  warning: {len(changed_runs)} of the runs changed something; not a no-op")
     return elapsed
