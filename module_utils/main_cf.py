@@ -57,6 +57,13 @@ _NAMED_PARAMETER = (
 
 Plan = namedtuple('Plan', 'set remove')
 
+# The options of module postconf; its action plugin checks a task's input with them too.
+ARGUMENT_SPEC = dict(
+    config_dir=dict(type='path', default='/etc/postfix'),
+    parameters=dict(type='dict', required=True),
+    validate=dict(type='bool', default=True),
+)
+
 
 def render_value(value, what):
     """Render a YAML scalar or list the way it is written into Postfix files.
@@ -158,6 +165,12 @@ def plan(desired, live, present_unused=()):
     to_remove = sorted(name for name, value in desired.items()
                        if value is None and (name in live or name in present_unused))
     return Plan(to_set, to_remove)
+
+
+def compare(desired, non_default_output, warnings):
+    """(live values, Plan) of ``desired`` (from desired_values) against ``postconf -n`` output and its warnings."""
+    live = parse_non_default(non_default_output)
+    return live, plan(desired, live, unused_parameters(warnings))
 
 
 def changed_keys(changes):

@@ -21,6 +21,24 @@ _FIELD_COUNT = 8
 Service = namedtuple('Service', 'name type private unpriv chroot wakeup maxproc command args options state')
 Plan = namedtuple('Plan', 'set remove')
 
+# The options of module postfix_master; its action plugin checks a task's input with them too.
+ARGUMENT_SPEC = dict(
+    config_dir=dict(type='path', default='/etc/postfix'),
+    services=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        type=dict(type='str', required=True),
+        private=dict(type='raw', default='-'),
+        unpriv=dict(type='raw', default='-'),
+        chroot=dict(type='raw', default='-'),
+        wakeup=dict(type='raw', default='-'),
+        maxproc=dict(type='raw', default='-'),
+        command=dict(type='str'),
+        args=dict(type='list', elements='raw'),
+        options=dict(type='dict'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    )),
+)
+
 
 def identity(service):
     return '%s/%s' % (service.name, service.type)
@@ -132,6 +150,12 @@ def plan(services, live):
               if s.state == 'present' and live.get(identity(s)) != normalise(written_entry(s))]
     to_remove = [identity(s) for s in services if s.state == 'absent' and identity(s) in live]
     return Plan(to_set, to_remove)
+
+
+def compare(services, services_output):
+    """(live entries, Plan) of ``services`` (from desired_services) against ``postconf -M`` output."""
+    live = parse_services(services_output)
+    return live, plan(services, live)
 
 
 def changed_services(changes):

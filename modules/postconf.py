@@ -66,6 +66,11 @@ notes:
   - RV(restart_required) is true for changes that C(postfix reload) does not apply, namely
     C(inet_interfaces), C(inet_protocols), C(queue_directory), C(data_directory),
     C(process_id_directory), C(daemon_directory), C(mail_owner), C(setgid_group).
+  - The module's action plugin answers on the controller, without running the module on the host, when
+    the postfix role's host probe (registered as C(postfix__host_probe)) read C(/etc/postfix) earlier in
+    the run and main.cf then already had every value, by the same comparison as the module's (RV(from_snapshot)).
+    Once this module or M(mailforge.postfix.postfix_master) has run on a host, later tasks of the run
+    on that host run the module.
 seealso:
   - module: mailforge.postfix.postfix_master
   - module: mailforge.postfix.postfix_map
@@ -115,6 +120,12 @@ restart_required:
   returned: always
   type: bool
   sample: false
+from_snapshot:
+  description: True when the action plugin answered from main.cf as the postfix role's host probe read it
+    earlier in the run, without running the module on the host; nothing differed.
+  returned: always
+  type: bool
+  sample: true
 warnings_ignored:
   description: Warnings of the staged configuration that the live configuration already had and that
     concern no parameter of this task.
@@ -136,8 +147,7 @@ def converge(postconf, postmap, parameters, validate=True, check_mode=False):
     """Bring main.cf in ``postconf.config_dir`` to ``parameters``; return the module result."""
     desired = main_cf.desired_values(parameters)
     live_output, live_warnings = postconf.non_default()
-    live = main_cf.parse_non_default(live_output)
-    changes = main_cf.plan(desired, live, main_cf.unused_parameters(live_warnings))
+    live, changes = main_cf.compare(desired, live_output, live_warnings)
     names = main_cf.changed_keys(changes)
     result = dict(
         changed=bool(names),
@@ -185,11 +195,7 @@ def _new_global_errors(postmap, stage_dir):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            config_dir=dict(type='path', default='/etc/postfix'),
-            parameters=dict(type='dict', required=True),
-            validate=dict(type='bool', default=True),
-        ),
+        argument_spec=main_cf.ARGUMENT_SPEC,
         supports_check_mode=True,
     )
 

@@ -97,6 +97,11 @@ notes:
   - Requires C(postconf) on the target. Commands run with C(LC_ALL=C).
   - Warnings the live configuration already produced are ignored unless they name an option
     of a changed service.
+  - The module's action plugin answers on the controller, without running the module on the host, when
+    the postfix role's host probe (registered as C(postfix__host_probe)) read C(/etc/postfix) earlier in
+    the run and master.cf then already had every service, by the same comparison as the module's
+    (RV(from_snapshot)). Once this module or M(mailforge.postfix.postconf) has run on a host, later tasks
+    of the run on that host run the module.
 seealso:
   - module: mailforge.postfix.postconf
 """
@@ -151,6 +156,12 @@ restart_required:
   returned: always
   type: bool
   sample: true
+from_snapshot:
+  description: True when the action plugin answered from master.cf as the postfix role's host probe read it
+    earlier in the run, without running the module on the host; nothing differed.
+  returned: always
+  type: bool
+  sample: true
 warnings_ignored:
   description: Warnings of the staged configuration that the live configuration already had and that
     concern no option of a changed service.
@@ -172,8 +183,7 @@ def converge(postconf, service_items, check_mode=False):
     """Bring the listed services in ``postconf.config_dir``/master.cf to their desired entries."""
     services = master_cf.desired_services(service_items)
     live_output, live_master_warnings = postconf.services()
-    live = master_cf.parse_services(live_output)
-    changes = master_cf.plan(services, live)
+    live, changes = master_cf.compare(services, live_output)
     names = master_cf.changed_services(changes)
     before, after = master_cf.diff_text(live, changes)
     result = dict(
@@ -228,22 +238,7 @@ def _explain(failing, changes):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            config_dir=dict(type='path', default='/etc/postfix'),
-            services=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                type=dict(type='str', required=True),
-                private=dict(type='raw', default='-'),
-                unpriv=dict(type='raw', default='-'),
-                chroot=dict(type='raw', default='-'),
-                wakeup=dict(type='raw', default='-'),
-                maxproc=dict(type='raw', default='-'),
-                command=dict(type='str'),
-                args=dict(type='list', elements='raw'),
-                options=dict(type='dict'),
-                state=dict(type='str', choices=['present', 'absent'], default='present'),
-            )),
-        ),
+        argument_spec=master_cf.ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     postconf = Postconf(module.run_command, module.get_bin_path('postconf', required=True),

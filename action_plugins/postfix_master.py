@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailforge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of mailforge.postfix.postfix_master: no module run on a host whose master.cf already has the services.
+
+It compares the task's services with master.cf as the postfix role's host probe read it earlier in
+the run (plugin_utils/postfix_snapshot), with the module's own comparison; only when they differ,
+or when there is no such snapshot, does the module run on the host.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mailforge.postfix.plugins.module_utils import master_cf
+from ansible_collections.mailforge.postfix.plugins.plugin_utils import postfix_snapshot
+
+NO_CHANGE = dict(changed_services=[], removed_services=[], restart_required=False)
+
+
+def unchanged(params, snapshot):
+    """Whether master.cf in ``snapshot`` has every service of ``params`` (the module's validated options)."""
+    _live, changes = master_cf.compare(master_cf.desired_services(params['services']), snapshot.master_cf)
+    return not master_cf.changed_services(changes)
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        result.update(postfix_snapshot.run(self, task_vars, 'mailforge.postfix.postfix_master',
+                                           master_cf.ARGUMENT_SPEC, unchanged, NO_CHANGE))
+        return result
