@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of mailforge.postfix.postconf: no module run on a host whose main.cf already has the values.
 
-It compares the task's parameters with main.cf as the postfix role's host probe read it earlier in
-the run (plugin_utils/postfix_snapshot), with the module's own comparison; only when they differ,
-or when there is no such snapshot, does the module run on the host.
+Given the option snapshot (main.cf as the postfix role's host probe read it earlier in the run), it
+compares the task's parameters with it by the module's own comparison (plugin_utils/postfix_snapshot);
+only when they differ, or when there is no usable snapshot, does the module run on the host.
 """
 
 from __future__ import annotations

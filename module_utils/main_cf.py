@@ -62,6 +62,7 @@ ARGUMENT_SPEC = dict(
     config_dir=dict(type='path', default='/etc/postfix'),
     parameters=dict(type='dict', required=True),
     validate=dict(type='bool', default=True),
+    snapshot=dict(type='list', elements='str'),
 )
 
 

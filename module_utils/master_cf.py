@@ -37,6 +37,7 @@ ARGUMENT_SPEC = dict(
         options=dict(type='dict'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
     )),
+    snapshot=dict(type='list', elements='str'),
 )
 
 

@@ -47,6 +47,18 @@ options:
       - Set to V(false) only to repair a configuration the validation cannot cope with.
     type: bool
     default: true
+  snapshot:
+    description:
+      - Lines of the postfix role's look at the host (C(postfix__config_snapshot)) earlier in the run, that is
+        C(postconf -n) and C(postconf -M) of C(/etc/postfix), with their warnings and the look's token.
+      - When given, the action plugin compares O(parameters) with them, as the module compares them with
+        the live main.cf, and when nothing differs answers without running the module on the host
+        (RV(from_snapshot)). Once this module or M(mailforge.postfix.postfix_master) has run on the
+        host, later tasks of the run there run the module.
+      - Pass it only where nothing else has written main.cf or master.cf since that look; the roles of
+        this collection do so. The module itself ignores it.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -66,11 +78,6 @@ notes:
   - RV(restart_required) is true for changes that C(postfix reload) does not apply, namely
     C(inet_interfaces), C(inet_protocols), C(queue_directory), C(data_directory),
     C(process_id_directory), C(daemon_directory), C(mail_owner), C(setgid_group).
-  - The module's action plugin answers on the controller, without running the module on the host, when
-    the postfix role's host probe (registered as C(postfix__host_probe)) read C(/etc/postfix) earlier in
-    the run and main.cf then already had every value, by the same comparison as the module's (RV(from_snapshot)).
-    Once this module or M(mailforge.postfix.postfix_master) has run on a host, later tasks of the run
-    on that host run the module.
 seealso:
   - module: mailforge.postfix.postfix_master
   - module: mailforge.postfix.postfix_map
@@ -121,8 +128,8 @@ restart_required:
   type: bool
   sample: false
 from_snapshot:
-  description: True when the action plugin answered from main.cf as the postfix role's host probe read it
-    earlier in the run, without running the module on the host; nothing differed.
+  description: True when the action plugin answered from O(snapshot), without running the module on the host;
+    nothing differed.
   returned: always
   type: bool
   sample: true

@@ -82,6 +82,18 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  snapshot:
+    description:
+      - Lines of the postfix role's look at the host (C(postfix__config_snapshot)) earlier in the run, that is
+        C(postconf -n) and C(postconf -M) of C(/etc/postfix), with their warnings and the look's token.
+      - When given, the action plugin compares O(services) with them, as the module compares them with
+        the live master.cf, and when nothing differs answers without running the module on the host
+        (RV(from_snapshot)). Once this module or M(mailforge.postfix.postconf) has run on the host,
+        later tasks of the run there run the module.
+      - Pass it only where nothing else has written main.cf or master.cf since that look; the roles of
+        this collection do so. The module itself ignores it.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -97,11 +109,6 @@ notes:
   - Requires C(postconf) on the target. Commands run with C(LC_ALL=C).
   - Warnings the live configuration already produced are ignored unless they name an option
     of a changed service.
-  - The module's action plugin answers on the controller, without running the module on the host, when
-    the postfix role's host probe (registered as C(postfix__host_probe)) read C(/etc/postfix) earlier in
-    the run and master.cf then already had every service, by the same comparison as the module's
-    (RV(from_snapshot)). Once this module or M(mailforge.postfix.postconf) has run on a host, later tasks
-    of the run on that host run the module.
 seealso:
   - module: mailforge.postfix.postconf
 """
@@ -157,8 +164,8 @@ restart_required:
   type: bool
   sample: true
 from_snapshot:
-  description: True when the action plugin answered from master.cf as the postfix role's host probe read it
-    earlier in the run, without running the module on the host; nothing differed.
+  description: True when the action plugin answered from O(snapshot), without running the module on the host;
+    nothing differed.
   returned: always
   type: bool
   sample: true

@@ -3,17 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """main.cf and master.cf as the postfix role's host probe read them, for the postconf and postfix_master actions.
 
-The probe (roles/postfix/tasks/main.yml, registered as postfix__host_probe) prints the output and the
-warnings of ``postconf -n`` and ``postconf -M`` for /etc/postfix, then a token that is new on every
-probe. An action compares its task's input with these, with the module's own code (module_utils
-main_cf and master_cf): when nothing differs it answers without running its module on the host, as
-the module would have answered. On a converged host that is every call, and the run saves a module
-execution per call.
+The probe (roles/postfix/tasks/main.yml) prints the output and the warnings of ``postconf -n`` and
+``postconf -M`` for /etc/postfix, then a token that is new on every probe; the roles hand those lines
+to their postconf and postfix_master tasks as the option ``snapshot`` (postfix__config_snapshot). The
+action compares the task's input with them, with the module's own code (module_utils main_cf and
+master_cf): when nothing differs it answers without running its module on the host, as the module
+would have answered. On a converged host that is every call, and a run saves a module run per call.
 
-The snapshot holds only until something writes those files. In a run, that is these modules: as
-soon as one of them runs on a host, whatever it found, the action records the snapshot's token in
-the host's fact STALE_FACT, and every later call on that host runs its module. Debian's Postfix
-add-on packages that the roles install (postfix-pcre, postfix-pgsql) change dynamicmaps.cf only.
+A snapshot holds only until something writes those files. In the site play that is these modules: as
+soon as one of them runs on a host, whatever it found, the action records the snapshot's token in the
+host's fact STALE_FACT, and every later call there runs its module. The Postfix add-on packages that
+the roles install (postfix-pcre, postfix-pgsql) change dynamicmaps.cf only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import diagnostics
 from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
 
-PROBE_VAR = 'postfix__host_probe'
 STALE_FACT = 'mailforge_postfix_stale_snapshot'
 CONFIG_DIR = '/etc/postfix'
 TOKEN_PREFIX = 'postconf snapshot: '
@@ -36,10 +35,10 @@ Snapshot = namedtuple('Snapshot', 'token main_cf main_cf_warnings master_cf')
 
 
 def parse(lines):
-    """The Snapshot in the probe's output lines; None unless the probe read both files and ended with its token."""
+    """The Snapshot in the probe's lines; None unless the probe read both files and ended with its token."""
     text = {key: [] for key in STREAMS}
     token = None
-    for line in lines:
+    for line in lines or ():
         line = str(line)
         if line.startswith(TOKEN_PREFIX):
             token = line[len(TOKEN_PREFIX):].strip() or None
@@ -55,14 +54,11 @@ def parse(lines):
     return Snapshot(token, joined[('-n', 'out')], diagnostics(joined[('-n', 'err')]), joined[('-M', 'out')])
 
 
-def usable(task_vars, delegated):
-    """This host's snapshot, if a task on it may be answered from it; else None."""
+def usable(lines, task_vars, delegated):
+    """The snapshot in ``lines``, if this task may be answered from it; else None."""
     if delegated:
         return None
-    probe = task_vars.get(PROBE_VAR)
-    if not isinstance(probe, dict) or probe.get('failed') or probe.get('skipped'):
-        return None
-    snapshot = parse(probe.get('stdout_lines') or [])
+    snapshot = parse(lines)
     if snapshot is None or (task_vars.get('ansible_facts') or {}).get(STALE_FACT) == snapshot.token:
         return None
     return snapshot
@@ -75,22 +71,23 @@ def validated(args, argument_spec):
 
 
 def run(action, task_vars, module_name, argument_spec, unchanged, no_change):
-    """The result of ``action``'s task: from the snapshot when ``unchanged(params, snapshot)`` holds, else
-    from running ``module_name`` on the host, which makes the snapshot stale there.
+    """The result of ``action``'s task: from its snapshot when ``unchanged(params, snapshot)`` holds, else
+    from running ``module_name`` on the host (without the snapshot), which makes the snapshot stale there.
 
     ``no_change`` is the rest of the module's result when it changes nothing. Input the module would
     refuse, and any other doubt (a ValueError from the comparison), goes to the module, for its message.
     """
-    snapshot = usable(task_vars, action._task.delegate_to)
+    args = dict(action._task.args)
+    snapshot = usable(args.pop('snapshot', None), task_vars, action._task.delegate_to)
     if snapshot is not None:
-        params = validated(action._task.args, argument_spec)
+        params = validated(args, argument_spec)
         try:
             answer = params is not None and params['config_dir'] == CONFIG_DIR and unchanged(params, snapshot)
         except ValueError:
             answer = False
         if answer:
             return dict(no_change, changed=False, from_snapshot=True)
-    result = action._execute_module(module_name=module_name, module_args=action._task.args, task_vars=task_vars)
+    result = action._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
     result['from_snapshot'] = False
     if snapshot is not None:
         result.setdefault('ansible_facts', {})[STALE_FACT] = snapshot.token

@@ -1,5 +1,5 @@
-"""The postconf and postfix_master actions answer from the host probe's snapshot exactly when their module
-would change nothing (plugin_utils/postfix_snapshot.py, action plugins postconf and postfix_master), no host.
+"""The postconf and postfix_master actions answer from their snapshot option (the host probe's lines) exactly
+when their module would change nothing (plugin_utils/postfix_snapshot.py, action plugins postconf and postfix_master), no host.
 
 The snapshots are built as the probe prints them, from a fake Postfix directory; the module's own
 converge() on the same directory is the reference."""
@@ -138,66 +138,68 @@ class FakeAction:
         return dict(self.module_result)
 
 
-def probed_vars(directory, stale=None, **probe):
-    facts = {postfix_snapshot.STALE_FACT: stale} if stale else {}
-    return {postfix_snapshot.PROBE_VAR: dict(dict(stdout_lines=probe_lines(directory, FAKE)), **probe),
-            'ansible_facts': facts}
+def task_vars(stale=None):
+    return {'ansible_facts': {postfix_snapshot.STALE_FACT: stale} if stale else {}}
 
 
-def run_postconf(args, task_vars, delegate_to=None, module_result=None):
+def with_snapshot(args, directory):
+    """``args`` with the snapshot option as the roles pass it: the probe's lines that start with "postconf "."""
+    return dict(args, snapshot=[line for line in probe_lines(directory, FAKE) if line.startswith('postconf ')])
+
+
+def run_postconf(args, variables, delegate_to=None, module_result=None):
     action = FakeAction(args, module_result or {'changed': True, 'changed_keys': ['biff']}, delegate_to)
-    result = postfix_snapshot.run(action, task_vars, 'mailforge.postfix.postconf', main_cf.ARGUMENT_SPEC,
+    result = postfix_snapshot.run(action, variables, 'mailforge.postfix.postconf', main_cf.ARGUMENT_SPEC,
                                   postconf_action.unchanged, postconf_action.NO_CHANGE)
     return result, action.module_calls
 
 
 def test_unchanged_is_answered_on_the_controller(live):
-    result, calls = run_postconf({'parameters': {'biff': False}}, probed_vars(live))
+    result, calls = run_postconf(with_snapshot({'parameters': {'biff': False}}, live), task_vars())
     assert calls == []
     assert result == dict(changed=False, changed_keys=[], removed_keys=[], restart_required=False,
                           from_snapshot=True)
 
 
-def test_a_change_runs_the_module_and_makes_the_snapshot_stale(live):
-    result, calls = run_postconf({'parameters': {'biff': True}}, probed_vars(live))
+def test_a_change_runs_the_module_without_the_snapshot_and_makes_it_stale(live):
+    result, calls = run_postconf(with_snapshot({'parameters': {'biff': True}}, live), task_vars())
     assert calls == [('mailforge.postfix.postconf', {'parameters': {'biff': True}})]
     assert result['changed'] and result['from_snapshot'] is False
     assert result['ansible_facts'] == {postfix_snapshot.STALE_FACT: TOKEN}
 
 
 # Unchanged input that still goes to the host, and why.
-@pytest.mark.parametrize('args, task_vars, delegate_to', [
-    ({'parameters': {'biff': False}}, 'stale', None),                      # an earlier task ran its module
-    ({'parameters': {'biff': False}}, 'no probe', None),                   # a role run without postfix's
-    ({'parameters': {'biff': False}}, 'failed probe', None),
-    ({'parameters': {'biff': False}}, 'skipped probe', None),
-    ({'parameters': {'biff': False}}, 'probed', 'mx2'),                    # delegated: another host's files
-    ({'parameters': {'biff': False}, 'config_dir': '/etc/postfix-out'}, 'probed', None),
-    ({'parameters': {'biff': False}, 'bogus': 1}, 'probed', None),         # the module refuses it, with its message
-    ({'parameters': {'bad name': 1}}, 'probed', None),                     # ValueError in the comparison
-    ({'parameters': {'biff': False}, 'validate': 'maybe'}, 'probed', None),
+@pytest.mark.parametrize('args, stale, delegate_to', [
+    ({'parameters': {'biff': False}}, TOKEN, None),                        # an earlier task ran its module
+    ({'parameters': {'biff': False}, 'snapshot': []}, None, None),         # the probe did not run
+    ({'parameters': {'biff': False}, 'snapshot': ['postconf -n out: biff = no']}, None, None),  # no token
+    ({'parameters': {'biff': False}}, None, 'mx2'),                        # delegated: another host's files
+    ({'parameters': {'biff': False}, 'config_dir': '/etc/postfix-out'}, None, None),
+    ({'parameters': {'biff': False}, 'bogus': 1}, None, None),             # the module refuses it, with its message
+    ({'parameters': {'bad name': 1}}, None, None),                         # ValueError in the comparison
+    ({'parameters': {'biff': False}, 'validate': 'maybe'}, None, None),
 ])
-def test_the_module_runs_when_the_snapshot_cannot_answer(live, args, task_vars, delegate_to):
-    task_vars = {
-        'stale': probed_vars(live, stale=TOKEN),
-        'no probe': {'ansible_facts': {}},
-        'failed probe': probed_vars(live, failed=True),
-        'skipped probe': probed_vars(live, skipped=True),
-        'probed': probed_vars(live),
-    }[task_vars]
-    result, calls = run_postconf(args, task_vars, delegate_to, module_result={'changed': False})
-    assert [name for name, _args in calls] == ['mailforge.postfix.postconf']
+def test_the_module_runs_when_the_snapshot_cannot_answer(live, args, stale, delegate_to):
+    given = args if 'snapshot' in args else with_snapshot(args, live)
+    result, calls = run_postconf(given, task_vars(stale), delegate_to, module_result={'changed': False})
+    assert calls == [('mailforge.postfix.postconf', {k: v for k, v in given.items() if k != 'snapshot'})]
     assert result['from_snapshot'] is False
 
 
+def test_without_the_option_the_module_runs_as_before(live):
+    result, calls = run_postconf({'parameters': {'biff': False}}, task_vars(), module_result={'changed': False})
+    assert calls == [('mailforge.postfix.postconf', {'parameters': {'biff': False}})]
+    assert 'ansible_facts' not in result
+
+
 def test_a_stale_mark_of_an_earlier_probe_does_not_count(live):
-    result, calls = run_postconf({'parameters': {'biff': False}}, probed_vars(live, stale='token-of-last-run'))
+    result, calls = run_postconf(with_snapshot({'parameters': {'biff': False}}, live), task_vars('token-of-last-run'))
     assert calls == [] and result['from_snapshot'] is True
 
 
 def test_postfix_master_action_answers_unchanged_services(live):
-    action = FakeAction({'services': [SMTP, SPF]}, {'changed': True})
-    result = postfix_snapshot.run(action, probed_vars(live), 'mailforge.postfix.postfix_master',
+    action = FakeAction(with_snapshot({'services': [SMTP, SPF]}, live), {'changed': True})
+    result = postfix_snapshot.run(action, task_vars(), 'mailforge.postfix.postfix_master',
                                   master_cf.ARGUMENT_SPEC, master_action.unchanged, master_action.NO_CHANGE)
     assert action.module_calls == []
     assert result == dict(changed=False, changed_services=[], removed_services=[], restart_required=False,
