@@ -10,8 +10,6 @@ only when they differ, or when there is no usable snapshot, does the module run 
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.mailforge.postfix.plugins.module_utils import master_cf
 from ansible_collections.mailforge.postfix.plugins.plugin_utils import postfix_snapshot
 
@@ -24,14 +22,9 @@ def unchanged(params, snapshot):
     return not master_cf.changed_services(changes)
 
 
-class ActionModule(ActionBase):
+class ActionModule(postfix_snapshot.SnapshotAction):
 
-    _supports_check_mode = True
-    _supports_async = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        result.update(postfix_snapshot.run(self, task_vars, 'mailforge.postfix.postfix_master',
-                                           master_cf.ARGUMENT_SPEC, unchanged, NO_CHANGE))
-        return result
+    module_name = 'mailforge.postfix.postfix_master'
+    argument_spec = master_cf.ARGUMENT_SPEC
+    no_change = NO_CHANGE
+    unchanged = staticmethod(unchanged)

@@ -12,8 +12,10 @@ would have answered. On a converged host that is every call, and a run saves a m
 
 A snapshot holds only until something writes those files. In the site play that is these modules: as
 soon as one of them runs on a host, whatever it found, the action records the snapshot's token in the
-host's fact STALE_FACT, and every later call there runs its module. The Postfix add-on packages that
-the roles install (postfix-pcre, postfix-pgsql) change dynamicmaps.cf only.
+host's fact STALE_FACT, and every later call there runs its module. Ansible keeps no fact of a failed
+task, so a failed module run marks nothing; the modules install main.cf and master.cf last, all or
+nothing, and in the site play a failure ends the run on every host (any_errors_fatal). The Postfix
+add-on packages that the roles install (postfix-pcre, postfix-pgsql) change dynamicmaps.cf only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import diagnostics
 from ansible_collections.mailforge.postfix.plugins.plugin_utils.templated import plain
@@ -92,3 +95,24 @@ def run(action, task_vars, module_name, argument_spec, unchanged, no_change):
     if snapshot is not None:
         result.setdefault('ansible_facts', {})[STALE_FACT] = snapshot.token
     return result
+
+
+class SnapshotAction(ActionBase):
+    """The action plugin of a module with the snapshot option; a subclass names the module and how to compare."""
+
+    _supports_check_mode = True
+    _supports_async = False
+    module_name = None      # the module's FQCN
+    argument_spec = None    # the module's argument spec
+    no_change = None        # the rest of the module's result when it changes nothing
+
+    @staticmethod
+    def unchanged(params, snapshot):
+        """Whether ``snapshot`` already holds the input ``params`` (the module's validated options)."""
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        result.update(run(self, task_vars, self.module_name, self.argument_spec, self.unchanged, self.no_change))
+        return result
