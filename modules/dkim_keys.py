@@ -32,7 +32,7 @@ description:
     domains of O(local_domains), O(alias_domains) and O(mailbox_domains), as the mail_fleet lookup
     reads them).
   - The result and the diff hold the public side only; private keys are never returned or printed.
-version_added: 0.3.0
+version_added: 0.2.0
 author: mailforge team (!UNKNOWN)
 options:
   path:

@@ -44,6 +44,7 @@ from test_postfix_map_module import params as map_params
 from test_postfix_map_module import run_converge as map_converge
 from test_postfix_master_module import MASTER_CF as MASTER_CF_SERVICES
 from test_postfix_master_module import SMTP, SUBMISSION
+from test_postfix_restart import test_drain_defers_reloads_waits_for_agents_and_puts_main_cf_back as restart_twice
 from test_sasldb_users_module import SEED, db_path, snapshot, user
 from test_sasldb_users_module import params as sasldb_params
 from test_service_sync import SERVICE
@@ -448,3 +449,10 @@ def test_dkim_keys_twice(tmp_path, step):
     before = open(path, 'rb').read()
     assert converge() == []
     assert open(path, 'rb').read() == before
+
+
+# postfix_restart is a handler: every call restarts, so "changes nothing the second time" means that each
+# restart leaves main.cf byte for byte as it found it (test_postfix_restart runs two drains in a row, and checks
+# a drain that gives up or fails too).
+def test_postfix_restart_twice(tmp_path, monkeypatch):
+    restart_twice(tmp_path, monkeypatch)
