@@ -77,6 +77,11 @@ def check_services(services):
                             ('daemon_reload', daemon_reload)):
             if value is not None and not isinstance(value, bool):
                 problems.append('services[%d] (%s): %s must be a boolean' % (index, unit, name))
+        drain_timeout = item.get('drain_timeout')
+        if drain_timeout is not None and (isinstance(drain_timeout, bool) or not isinstance(drain_timeout, int)
+                                          or drain_timeout < 0 or action != 'restart'):
+            problems.append('services[%d] (%s): drain_timeout must be a number of seconds (0 or more), with '
+                            'action restart' % (index, unit))
         if masked is True and (state is not None or enabled is True or restart is True or files or daemon_reload):
             problems.append('services[%d] (%s): a masked unit takes no state, enabled, restart, daemon_reload or files'
                             % (index, unit))
@@ -84,7 +89,8 @@ def check_services(services):
             problems.append('services[%d] (%s): nothing to do: give files, state, enabled, masked or restart'
                             % (index, unit))
         checked.append(dict(unit=unit, files=files, action=action, stamp=stamp, check=check, state=state,
-                            enabled=enabled, masked=masked, restart=restart, daemon_reload=daemon_reload))
+                            enabled=enabled, masked=masked, restart=restart, daemon_reload=daemon_reload,
+                            drain_timeout=drain_timeout))
     if problems:
         raise ServiceSyncError('; '.join(problems))
     return checked

@@ -96,6 +96,12 @@ options:
         description: Command (argv list) that must succeed before the reload or restart, for example C([postfix, check]).
         type: list
         elements: str
+      drain_timeout:
+        description:
+          - For the Postfix instance of C(/etc/postfix) only, with O(services[].action=restart). The restart first lets
+            the deliveries in progress end, as M(mailforge.postfix.postfix_restart) does, waiting at most this many
+            seconds (V(0) restarts at once), so that a repair after an interrupted run sends no message twice.
+        type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -172,6 +178,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_drain import PostfixRestart
 from ansible_collections.mailforge.postfix.plugins.module_utils.service_sync import (
     ServiceSyncError, check_services, plan)
 
@@ -232,6 +239,7 @@ def main():
                 masked=dict(type='bool'),
                 stamp=dict(type='str'),
                 check=dict(type='list', elements='str'),
+                drain_timeout=dict(type='int'),
             )),
         ),
         supports_check_mode=True,
@@ -273,9 +281,12 @@ def main():
                 if rc != 0:
                     fail('%s has not loaded %s, but %s fails, so it was left as it runs: %s'
                          % (unit, newest or 'its files', ' '.join(service['check']), err.strip()))
-            rc, _out, err = module.run_command(argv)
-            if rc != 0:
-                fail('%s failed: %s' % (' '.join(argv[1:]), err.strip()))
+            if action == 'restarted' and service['drain_timeout'] is not None:
+                PostfixRestart(module, '/etc/postfix').restart(unit, service['drain_timeout'])
+            else:
+                rc, _out, err = module.run_command(argv)
+                if rc != 0:
+                    fail('%s failed: %s' % (' '.join(argv[1:]), err.strip()))
             actions.setdefault(unit, []).append(action)
             if action in loads and stamp:
                 touch(stamp)

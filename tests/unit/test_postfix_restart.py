@@ -9,7 +9,6 @@ import json
 import pytest
 
 from ansible_collections.mailforge.postfix.plugins.module_utils import postfix_drain
-from ansible_collections.mailforge.postfix.plugins.modules import postfix_restart
 from fakes import FakeRun
 
 # postconf -M on a converged lab MX (extract, with Debian's pipe services).
@@ -118,8 +117,8 @@ def host(tmp_path, reload_rc=0):
 def script(monkeypatch, *snapshots):
     """running_stats answers each snapshot in turn, then the last one again."""
     answers = list(snapshots)
-    monkeypatch.setattr(postfix_restart, 'running_stats', lambda: answers.pop(0) if len(answers) > 1 else answers[0])
-    monkeypatch.setattr(postfix_restart, 'POLL_SECONDS', 0.001)
+    monkeypatch.setattr(postfix_drain, 'running_stats', lambda: answers.pop(0) if len(answers) > 1 else answers[0])
+    monkeypatch.setattr(postfix_drain, 'POLL_SECONDS', 0.001)
 
 
 BUSY = [(MASTER, 'master', 1), (11, 'qmgr', MASTER), (12, 'smtp', MASTER), (13, 'local', MASTER)]
@@ -132,7 +131,7 @@ def test_drain_defers_reloads_waits_for_agents_and_puts_main_cf_back(tmp_path, m
     module = FakeModule(tmp_path, respond)
     for _run in range(2):   # a second restart leaves main.cf as the first did: as it was
         script(monkeypatch, BUSY, BUSY, NEW_QMGR, NEW_QMGR, IDLE)
-        assert postfix_restart.Restart(module).drain(MASTER, ['smtp', 'relay', 'local'], 5) is True
+        assert postfix_drain.PostfixRestart(module, str(tmp_path)).drain(MASTER, ['smtp', 'relay', 'local'], 5) is True
         assert main_cf.read_text() == MAIN_CF
     edits = [argv[3:] for argv in module.run_command.calls if argv[0] != 'postconf' or argv[3] == '-e']
     assert edits == [['-e', 'defer_transports=smtp relay local'], ['reload'], ['reload']] * 2
@@ -141,7 +140,7 @@ def test_drain_defers_reloads_waits_for_agents_and_puts_main_cf_back(tmp_path, m
 def test_drain_gives_up_at_the_bound_and_still_puts_main_cf_back(tmp_path, monkeypatch):
     main_cf, respond = host(tmp_path)
     script(monkeypatch, BUSY)       # the agents never end
-    assert postfix_restart.Restart(FakeModule(tmp_path, respond)).drain(MASTER, ['smtp'], 0.05) is False
+    assert postfix_drain.PostfixRestart(FakeModule(tmp_path, respond), str(tmp_path)).drain(MASTER, ['smtp'], 0.05) is False
     assert main_cf.read_text() == MAIN_CF
 
 
@@ -149,5 +148,65 @@ def test_a_failed_reload_puts_main_cf_back(tmp_path, monkeypatch):
     main_cf, respond = host(tmp_path, reload_rc=1)
     script(monkeypatch, BUSY)
     with pytest.raises(Exited, match='reload failed'):
-        postfix_restart.Restart(FakeModule(tmp_path, respond)).drain(MASTER, ['smtp'], 5)
+        postfix_drain.PostfixRestart(FakeModule(tmp_path, respond), str(tmp_path)).drain(MASTER, ['smtp'], 5)
     assert main_cf.read_text() == MAIN_CF
+
+
+# --- the whole restart ---------------------------------------------------------------------------------------
+
+def restart_host(tmp_path, master_running=True, queue_before=('A1',), queue_after=('A1', 'B2', 'C3')):
+    """host(), also answering postconf -h queue_directory and -M, postqueue -j (before, then after) and -i."""
+    main_cf, respond_main = host(tmp_path)
+    (tmp_path / 'pid').mkdir()
+    if master_running:
+        (tmp_path / 'pid' / 'master.pid').write_text('%10d\n' % MASTER)
+    queues = [queue_before, queue_after]
+
+    def respond(argv):
+        args = argv[3:]
+        if argv[0] == 'postconf' and args == ['-h', 'queue_directory']:
+            return 0, '%s\n' % tmp_path, ''
+        if argv[0] == 'postconf' and args == ['-M']:
+            return 0, SERVICES, ''
+        if argv[0] == 'postqueue' and args == ['-j']:
+            ids = queues.pop(0)
+            return 0, ''.join(queue_line('deferred', queue_id) + '\n' for queue_id in ids), ''
+        if argv[0] == 'postqueue' and args[0] == '-i':
+            return (0, '', '') if args[1] == 'B2' else (69, '', 'postqueue: fatal: C3: no such file')
+        return respond_main(argv)
+    return main_cf, respond
+
+
+def test_restart_drains_then_sends_at_once_only_what_came_in_meanwhile(tmp_path, monkeypatch):
+    main_cf, respond = restart_host(tmp_path)
+    script(monkeypatch, BUSY, BUSY, NEW_QMGR, IDLE)
+    module = FakeModule(tmp_path, respond)
+    result = postfix_drain.PostfixRestart(module, str(tmp_path)).restart('postfix.service', 5)
+    assert result == dict(drained=True, flushed=['B2'], deferred_transports=[
+        'smtp', 'relay', 'local', 'virtual', 'lmtp', 'maildrop', 'dovecot'])
+    calls = [argv for argv in module.run_command.calls if argv[0] in ('postfix', 'systemctl') or '-i' in argv]
+    assert calls == [['postfix', '-c', str(tmp_path), 'reload'], ['postfix', '-c', str(tmp_path), 'reload'],
+                     ['systemctl', 'restart', 'postfix.service'],
+                     ['postqueue', '-c', str(tmp_path), '-i', 'B2'], ['postqueue', '-c', str(tmp_path), '-i', 'C3']]
+    assert main_cf.read_text() == MAIN_CF and module.warnings == []
+
+
+def test_restart_that_could_not_wait_says_so(tmp_path, monkeypatch):
+    _main_cf, respond = restart_host(tmp_path, queue_after=('A1',))
+    script(monkeypatch, BUSY)
+    module = FakeModule(tmp_path, respond, drain_timeout=0.05)
+    result = postfix_drain.PostfixRestart(module, str(tmp_path)).restart('postfix.service', 0.05)
+    assert result['drained'] is False and result['flushed'] == []
+    assert ['systemctl', 'restart', 'postfix.service'] in module.run_command.calls
+    assert len(module.warnings) == 1 and 'delivered twice' in module.warnings[0]
+
+
+@pytest.mark.parametrize('master_running, timeout', [(False, 60), (True, 0)])
+def test_restart_without_a_drain_when_postfix_is_down_or_asked_not_to(tmp_path, monkeypatch, master_running, timeout):
+    main_cf, respond = restart_host(tmp_path, master_running=master_running)
+    script(monkeypatch, BUSY)
+    module = FakeModule(tmp_path, respond)
+    result = postfix_drain.PostfixRestart(module, str(tmp_path)).restart('postfix@-.service', timeout)
+    assert result == dict(drained=False, deferred_transports=[], flushed=[])
+    assert [argv[0] for argv in module.run_command.calls if argv[0] != 'postconf'] == ['systemctl']
+    assert main_cf.read_text() == MAIN_CF and module.warnings == []

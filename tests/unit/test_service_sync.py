@@ -34,7 +34,7 @@ def test_services_are_normalised():
     checked = check_services([{'unit': 'postgrey.service', 'files': ['/etc/default/postgrey']}])
     assert checked == [dict(unit='postgrey.service', files=['/etc/default/postgrey'], action='restart',
                             stamp=None, check=None, state=None, enabled=None, masked=None, restart=False,
-                            daemon_reload=False)]
+                            daemon_reload=False, drain_timeout=None)]
     # A unit that is only masked needs no files.
     assert check_services([{'unit': 'clamav-freshclam.service', 'masked': True}])[0]['files'] == []
 
@@ -46,6 +46,9 @@ def test_services_are_normalised():
     ([{'unit': 'postgrey.service', 'files': []}], 'nothing to do'),
     ([{'unit': 'postgrey.service'}], 'nothing to do'),
     ([{'unit': 'postgrey.service', 'state': 'stopped'}], 'state must be one of started'),
+    ([{'unit': 'postfix@-.service', 'files': ['/x'], 'drain_timeout': -1}], 'drain_timeout must be a number'),
+    ([{'unit': 'postfix@-.service', 'files': ['/x'], 'drain_timeout': True}], 'drain_timeout must be a number'),
+    ([{'unit': 'postfix@-.service', 'files': ['/x'], 'action': 'reload', 'drain_timeout': 60}], 'with action restart'),
     ([{'unit': 'postgrey.service', 'masked': True, 'state': 'started'}], 'a masked unit takes no state'),
     ([{'unit': 'postgrey.service', 'masked': True, 'files': ['/x']}], 'a masked unit takes no state'),
     ([{'unit': 'postgrey.service', 'enabled': 'yes'}], 'enabled must be a boolean'),
@@ -241,3 +244,25 @@ def test_a_failing_check_leaves_the_service_as_it_runs(tmp_path, monkeypatch):
     assert result['failed'] is True and 'fail2ban-client --test fails' in result['msg']
     assert not stamp.exists()
     assert [argv for argv in module.calls if argv[1] not in ('show', '--test')] == []
+
+
+def test_postfix_behind_its_files_is_restarted_after_its_deliveries_end(tmp_path, monkeypatch):
+    """With drain_timeout, the repair's restart is postfix_drain's (what module postfix_restart runs), after the check."""
+    conf = tmp_path / 'main.cf'
+    conf.write_text('x\n')
+    restarts = []
+
+    class Restart:
+        def __init__(self, module, config_dir):
+            assert config_dir == '/etc/postfix'
+
+        def restart(self, unit, timeout):
+            restarts.append((unit, timeout))
+            return dict(drained=True, deferred_transports=['relay'], flushed=[])
+    monkeypatch.setattr(service_sync_module, 'PostfixRestart', Restart)
+    module = _Module([{'unit': 'postfix@-.service', 'files': [str(conf)], 'check': ['postfix', 'check'],
+                       'drain_timeout': 60}], SHOW_RUNNING)
+    result = run_main(monkeypatch, module)
+    assert result['actions'] == {'postfix@-.service': ['restarted']}
+    assert restarts == [('postfix@-.service', 60)]
+    assert [argv for argv in module.calls if argv[1] != 'show'] == [['postfix', 'check']]
