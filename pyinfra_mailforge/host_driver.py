@@ -66,6 +66,35 @@ def converge_sasldb_users(params):
     return _import('modules.sasldb_users').converge(params, False, postconf)
 
 
+class _ModuleStandIn:
+    """What module_utils.postfix_drain.PostfixRestart asks of an AnsibleModule."""
+
+    def __init__(self):
+        self.warnings = []
+
+    @staticmethod
+    def run_command(argv, environ_update=None):
+        return run(argv, environ_update)
+
+    @staticmethod
+    def get_bin_path(name, required=False):
+        return binary(name, required)
+
+    @staticmethod
+    def fail_json(msg, **_result):
+        raise ValueError(msg)
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def restart_postfix(params):
+    """The postfix_restart module's restart: after the deliveries in progress end."""
+    module = _ModuleStandIn()
+    restart = _import('module_utils.postfix_drain').PostfixRestart(module, params['config_dir'])
+    return dict(restart.restart(params['unit'], params['drain_timeout']), changed=True, warnings=module.warnings)
+
+
 def sasldb_state(path, link, owner, group, mode, digest_key):
     """What sasldb_users' converge bases its decision on, with every value as a keyed digest.
 
@@ -114,7 +143,7 @@ def postfix_map_state(path, index, owner, group, mode):
 
 FACTS = {'sasldb_state': sasldb_state, 'postfix_map_state': postfix_map_state}
 CONVERGE = {'postconf': converge_postconf, 'postfix_map': converge_postfix_map,
-            'sasldb_users': converge_sasldb_users}
+            'sasldb_users': converge_sasldb_users, 'postfix_restart': restart_postfix}
 
 
 def main(argv=None, stdin=None):

@@ -8,19 +8,21 @@ from ansible_collections.mailforge.postfix.plugins.module_utils import main_cf
 
 
 @operation()
-def parameters(parameters, config_dir='/etc/postfix', validate=True, reload=True):
+def parameters(parameters, config_dir='/etc/postfix', validate=True, reload=True, restart_drain_timeout=60):
     """Set (or, with a None value, remove) main.cf parameters; the others are left alone.
 
     + parameters: name -> string, integer, boolean or list (joined with ", "), None to remove
     + config_dir: the configuration directory (postconf -c)
     + validate: check the values and the staged copy of main.cf and master.cf before installing it
     + reload: check the live configuration and reload Postfix after a change
+    + restart_drain_timeout: seconds a restart waits for the deliveries in progress to end (0: at once)
 
     A change is staged in a private copy of main.cf and master.cf, checked there
     with postconf -n/-M and postmap, and installed over the live main.cf only if
     Postfix reports nothing new (the postconf module's converge, run on the host).
     Parameters that ``postfix reload`` does not apply (main_cf.RESTART_PARAMETERS)
-    restart Postfix instead.
+    restart Postfix instead, as the postfix_restart module does: after the
+    deliveries in progress end, so that none is made twice.
     """
     try:
         desired = main_cf.desired_values(parameters)
@@ -36,5 +38,9 @@ def parameters(parameters, config_dir='/etc/postfix', validate=True, reload=True
     if reload:
         # The role's handlers do the same: postfix check first, so a broken
         # configuration stops before the running daemons read it.
-        action = 'restart' if main_cf.restart_required(changes) else 'reload'
-        yield StringCommand('postfix', '-c', config_dir, 'check', '&&', 'systemctl', action, 'postfix')
+        if not main_cf.restart_required(changes):
+            yield StringCommand('postfix', '-c', config_dir, 'check', '&&', 'systemctl', 'reload', 'postfix')
+            return
+        yield StringCommand('postfix', '-c', config_dir, 'check')
+        yield remote.converge_command('postfix_restart', dict(config_dir=config_dir, unit='postfix.service',
+                                                              drain_timeout=restart_drain_timeout))

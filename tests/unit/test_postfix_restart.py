@@ -210,3 +210,38 @@ def test_restart_without_a_drain_when_postfix_is_down_or_asked_not_to(tmp_path, 
     assert result == dict(drained=False, deferred_transports=[], flushed=[])
     assert [argv[0] for argv in module.run_command.calls if argv[0] != 'postconf'] == ['systemctl']
     assert main_cf.read_text() == MAIN_CF and module.warnings == []
+
+
+# --- the same restart through pyinfra's host driver (no AnsibleModule on the host) --------------------------
+
+def test_pyinfra_host_driver_restarts_the_same_way(tmp_path, monkeypatch):
+    from pyinfra_mailforge import host_driver
+    main_cf, respond = restart_host(tmp_path)
+    fake = FakeRun(respond)
+    monkeypatch.setattr(host_driver, 'run', fake)
+    monkeypatch.setattr(host_driver, 'binary', lambda name, required=True: name)
+    script(monkeypatch, BUSY, BUSY, NEW_QMGR, IDLE)
+    result = host_driver.restart_postfix(dict(config_dir=str(tmp_path), unit='postfix.service', drain_timeout=5))
+    assert result['drained'] is True and result['flushed'] == ['B2'] and result['warnings'] == []
+    assert ['systemctl', 'restart', 'postfix.service'] in fake.calls
+    assert main_cf.read_text() == MAIN_CF
+
+
+def test_pyinfra_host_driver_reports_a_failed_reload_with_main_cf_put_back(tmp_path, monkeypatch):
+    from pyinfra_mailforge import host_driver
+    main_cf, respond = host(tmp_path, reload_rc=1)
+    (tmp_path / 'pid').mkdir()
+    (tmp_path / 'pid' / 'master.pid').write_text('%d\n' % MASTER)
+
+    def answers(argv):
+        if argv[0] == 'postconf' and argv[3:] == ['-h', 'queue_directory']:
+            return 0, '%s\n' % tmp_path, ''
+        if argv[0] == 'postconf' and argv[3:] == ['-M']:
+            return 0, SERVICES, ''
+        return respond(argv)
+    monkeypatch.setattr(host_driver, 'run', FakeRun(answers))
+    monkeypatch.setattr(host_driver, 'binary', lambda name, required=True: name)
+    script(monkeypatch, BUSY)
+    with pytest.raises(ValueError, match='reload failed'):
+        host_driver.restart_postfix(dict(config_dir=str(tmp_path), unit='postfix.service', drain_timeout=5))
+    assert main_cf.read_text() == MAIN_CF

@@ -40,7 +40,9 @@ POSTCONF_FACTS = {'PostconfNonDefault': {'biff': 'no', 'relayhost': '', 'mydesti
     (dict(parameters={'inet_interfaces': 'loopback-only', 'biff': False}),
      [{'converge': 'postconf', 'params': {'config_dir': '/etc/postfix', 'validate': True,
                                           'parameters': {'inet_interfaces': 'loopback-only', 'biff': 'no'}}},
-      'postfix -c /etc/postfix check && systemctl restart postfix']),
+      'postfix -c /etc/postfix check',
+      {'converge': 'postfix_restart', 'params': {'config_dir': '/etc/postfix', 'unit': 'postfix.service',
+                                                 'drain_timeout': 60}}]),
 ])
 def test_postconf_table(arguments, commands):
     produced, host = run_table(postconf.parameters, POSTCONF_FACTS, **arguments)
