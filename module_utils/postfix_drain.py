@@ -22,6 +22,7 @@ import os
 import re
 import time
 
+from ansible_collections.mailforge.postfix.plugins.module_utils import master_cf
 from ansible_collections.mailforge.postfix.plugins.module_utils.postfix_cli import (
     C_LOCALE, PostfixCommandError, Postconf)
 from ansible_collections.mailforge.postfix.plugins.module_utils.staging import read_bytes, write_atomically
@@ -36,12 +37,10 @@ POLL_SECONDS = 0.1
 def delivery_transports(services_output):
     """The master.cf services (``postconf -M`` output) whose command is a delivery agent, in file order."""
     names = []
-    for line in services_output.splitlines():
-        fields = line.split()
-        if len(fields) < 8 or fields[1] != 'unix':
-            continue
-        if os.path.basename(fields[7]) in DELIVERY_AGENTS and fields[0] not in names:
-            names.append(fields[0])
+    for identity, entry in master_cf.parse_services(services_output).items():
+        name, service_type = identity.split('/', 1)
+        if service_type == 'unix' and os.path.basename(entry.split()[7]) in DELIVERY_AGENTS and name not in names:
+            names.append(name)
     return names
 
 

@@ -18,7 +18,8 @@ from pyinfra.api import QuoteString, StringCommand
 from pyinfra_mailforge import COLLECTION
 
 SHIPPED = ('module_utils.main_cf', 'module_utils.postfix_cli', 'module_utils.staging',
-           'module_utils.lookup_table', 'module_utils.sasldb', 'module_utils.postfix_drain',
+           'module_utils.lookup_table', 'module_utils.sasldb', 'module_utils.master_cf',
+           'module_utils.postfix_drain',
            'modules.postconf', 'modules.postfix_map', 'modules.sasldb_users')
 
 ANSIBLE_STAND_IN = '''
